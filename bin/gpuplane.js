@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Entry point of the `gpuplane` command: registers tsx so the TypeScript sources run as they are.
+import { register } from 'tsx/esm/api'
+register()
+const { main } = await import('../src/cli/main.ts')
+process.exitCode = await main(process.argv)
