@@ -21,7 +21,7 @@ export function allocate(snapshot: Snapshot, state: AllocationState, claims: rea
   try {
     const pools = gatherPools(snapshot, options.node, features)
     const prepared = prepareClaims(snapshot, claims, features)
-    search = new Search(prepared, pools, state, features, options.node, options, options.searchLimit ?? DEFAULT_SEARCH_LIMIT)
+    search = new Search(snapshot, prepared, pools, state, features, options.node, options, options.searchLimit ?? DEFAULT_SEARCH_LIMIT)
     if (!search.run()) {
       const bad = pools.find((p) => p.invalid)
       if (bad) return { ok: false, code: 'POOL_INVALID', reason: `invalid resource pools were encountered (${bad.key}: ${bad.invalidReason})` }

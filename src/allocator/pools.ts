@@ -17,6 +17,8 @@ import type { Features, NodeInfo } from './types.ts'
 
 export interface Pool {
   key: string
+  /** Identifies the node view these pools were gathered for (cache key of gatherPools). */
+  view: string
   driver: string
   pool: string
   incomplete: boolean
@@ -56,7 +58,7 @@ export function gatherPools(snapshot: Snapshot, node: NodeInfo | undefined, feat
   const pools: Pool[] = []
   for (const [key, slices] of byPool) {
     const pool = buildPool(snapshot, key, slices, usable, features)
-    if (pool) pools.push(pool)
+    if (pool) pools.push({ ...pool, view: cacheKey })
   }
   pools.sort((a, b) => {
     if (a.hasBindingConditions !== b.hasBindingConditions) return a.hasBindingConditions ? 1 : -1
@@ -86,7 +88,7 @@ function sliceVisibility(s: SliceRec, node: NodeInfo | undefined, features: Feat
   return hasCounters ? 'counters' : 'none'
 }
 
-function buildPool(snapshot: Snapshot, key: string, visible: SliceRec[], usable: Set<SliceRec>, features: Features): Pool | undefined {
+function buildPool(snapshot: Snapshot, key: string, visible: SliceRec[], usable: Set<SliceRec>, features: Features): Omit<Pool, 'view'> | undefined {
   const first = visible[0]
   const generation = first.generation
   let allAtGeneration = visible
@@ -98,7 +100,7 @@ function buildPool(snapshot: Snapshot, key: string, visible: SliceRec[], usable:
       if (s.generation === generation) allAtGeneration.push(s)
     }
   }
-  const pool: Pool = {
+  const pool: Omit<Pool, 'view'> = {
     key,
     driver: first.driver,
     pool: first.pool,
@@ -148,7 +150,7 @@ function buildPool(snapshot: Snapshot, key: string, visible: SliceRec[], usable:
   return pool
 }
 
-function invalid(pool: Pool, reason: string): Pool {
+function invalid<P extends Omit<Pool, 'view'>>(pool: P, reason: string): P {
   pool.invalid = true
   pool.invalidReason = reason
   pool.slices = []

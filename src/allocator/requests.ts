@@ -21,6 +21,8 @@ export interface RequestData {
   deviceClass: DeviceClass
   /** Class selectors first, then the request's own, as upstream evaluates them. */
   selectors: Array<{ expression: string; fromClass: boolean; index: number }>
+  /** The expressions of `selectors`, in the same order. */
+  expressions: string[]
   mode: 'ExactCount' | 'All'
   numDevices: number
   adminAccess: boolean
@@ -131,6 +133,7 @@ function requestData(snapshot: Snapshot, features: Features, claimIndex: number,
     className: r.deviceClassName,
     deviceClass,
     selectors: [...classSelectors, ...own],
+    expressions: [...classSelectors, ...own].map((s) => s.expression),
     mode,
     numDevices: mode === 'All' ? 0 : (r.count ?? 1),
     adminAccess: r.adminAccess === true,

@@ -21,8 +21,8 @@ import { attributeKey, MatchAttributeConstraint } from './constraints.ts'
 import { nodeMatches, taintBlocks } from './node-match.ts'
 import type { Pool } from './pools.ts'
 import { ALLOCATION_RESULTS_MAX_SIZE, type ClaimData, type RequestData, type RequestGroup } from './requests.ts'
-import { evaluateSelector } from './selectors.ts'
-import type { DeviceRec } from './snapshot.ts'
+import { firstFailingSelector } from './selectors.ts'
+import type { DeviceRec, Snapshot } from './snapshot.ts'
 import type { AllocationState } from './state.ts'
 import type { AllocateOptions, Features, NodeInfo } from './types.ts'
 
@@ -69,6 +69,7 @@ export class Search {
   private readonly pruning: boolean
 
   constructor(
+    private readonly snapshot: Snapshot,
     private readonly claims: ClaimData[],
     private readonly pools: Pool[],
     private readonly state: AllocationState,
@@ -160,8 +161,12 @@ export class Search {
   private usable(c: number, rd: RequestData, cand: Candidate): boolean {
     const id = cand.rec.id
     if (rd.adminAccess ? this.allocatingFor(id, c) : this.inUse(cand.rec)) return false
-    if (cand.error) throw cand.error
+    if (cand.error) throw this.raise(cand.error, c)
     return true
+  }
+
+  private raise(error: GpuplaneError, c: number): GpuplaneError {
+    return new GpuplaneError(error.code, error.message.replace('%CLAIM%', this.claims[c].label))
   }
 
   /** Held whole by an earlier claim (even a multi-allocatable device, when allocated without a share), or by this search. */
@@ -224,6 +229,7 @@ export class Search {
       if (k.appliesTo(rd.parentName ?? rd.name, rd.parentName ? rd.name : undefined) && !k.admits(attributeKey(rec, k.attribute))) return false
     }
     if (this.chargesCounters(rec) && !this.countersFit(cand)) return false
+    if (cand.consumed && !fits(rec, cand.consumed, this.state.aggregatedCapacity.get(rec.id), this.allocatingCapacity.get(rec.id))) return false
     return true
   }
 
@@ -232,19 +238,28 @@ export class Search {
     return this.features.partitionableDevices && rec.consumes.length > 0 && !this.state.isAllocated(rec.id) && !this.inflightUse.get(rec.id)
   }
 
-  /** Candidates of a request: selectable devices in upstream's order (or by score), computed once per search. */
+  /**
+   * Candidates of a request: selectable devices in upstream's order (or by score). The list depends
+   * only on the node's pools and the request's shape, so it is kept in the snapshot and shared by
+   * every claim of that shape on that node; what changes with the allocation state is checked later.
+   */
   private candidates(rd: RequestData): Candidate[] {
     let list = this.candidateCache.get(rd)
     if (list) return list
-    list = []
-    for (const pool of this.pools) {
-      if (pool.incomplete || pool.invalid) continue
-      for (const slice of pool.slices) {
-        for (const rec of slice.devices) {
-          const cand = this.candidate(rd, rec, pool, false)
-          if (cand) list.push(cand)
+    const key = `${this.pools[0]?.view ?? ''}\u0001${requestShape(rd, this.features)}`
+    list = this.snapshot.candidateCache.get(key) as Candidate[] | undefined
+    if (!list) {
+      list = []
+      for (const pool of this.pools) {
+        if (pool.incomplete || pool.invalid) continue
+        for (const slice of pool.slices) {
+          for (const rec of slice.devices) {
+            const cand = this.candidate(rd, rec, pool, false)
+            if (cand) list.push(cand)
+          }
         }
       }
+      this.snapshot.candidateCache.set(key, list)
     }
     const score = this.options.score
     if (score) {
@@ -278,18 +293,18 @@ export class Search {
     const device = rec.device
     if (!this.features.deviceBinding && (device.bindingConditions?.length ?? 0) > 0) return undefined
     let error: GpuplaneError | undefined
-    for (const sel of rd.selectors) {
-      const r = evaluateSelector(sel.expression, rec)
-      if (r === true) continue
-      if (r === false) return undefined
-      const where = sel.fromClass ? `class ${rd.className}` : `claim ${this.claims[rd.claimIndex].label}`
+    const [failed, r] = firstFailingSelector(rd.expressions, rec)
+    if (r === false) return undefined
+    if (r !== true) {
+      const sel = rd.selectors[failed]
+      // The claim is named when the error is raised: this candidate may be shared by claims of one shape.
+      const where = sel.fromClass ? `class ${rd.className}` : 'claim %CLAIM%'
       // A selector that does not compile (possible for objects that skipped validation) keeps its code.
       error =
         r.code === 'SELECTOR_RUNTIME_ERROR'
           ? new GpuplaneError('SELECTOR_RUNTIME_ERROR', `${where}: selector #${sel.index} on device ${rec.id}: CEL runtime error: ${r.message}`)
           : new GpuplaneError(r.code, `${where}: selector #${sel.index}: CEL compile error: ${r.message}`)
-      if (eager) throw error
-      break
+      if (eager) throw this.raise(error, rd.claimIndex)
     }
     if (!error && rec.slice.perDeviceNodeSelection && !nodeMatches(this.node, device.nodeName, device.allNodes, device.nodeSelector)) return undefined
     const blocked = this.features.deviceTaints && (device.taints ?? []).some((t) => taintBlocks(t, rd.tolerations))
@@ -297,8 +312,8 @@ export class Search {
     if (!error && this.features.consumableCapacity) {
       consumed = consumption(rec, rd.capacityRequests)
       if (!consumed) return undefined
-      // What is already allocated never shrinks during a search: a device it fills is no candidate.
-      if (!fits(rec, consumed, this.state.aggregatedCapacity.get(rec.id), undefined)) return undefined
+      // All mode decides its device list up front, leaving out devices that are already full.
+      if (eager && !fits(rec, consumed, this.state.aggregatedCapacity.get(rec.id), undefined)) return undefined
     }
     return { rec, pool, error, blocked, consumed }
   }
@@ -469,4 +484,9 @@ export class Search {
 
 export function requestsOf(group: RequestGroup): RequestData[] {
   return group.subs ?? [group.exact!]
+}
+
+/** Everything a request's static candidate list depends on besides the node's pools. */
+function requestShape(rd: RequestData, f: Features): string {
+  return JSON.stringify([rd.selectors.map((s) => [s.expression, s.fromClass]), rd.className, rd.tolerations ?? null, rd.capacityRequests ?? null, f.deviceBinding, f.deviceTaints, f.consumableCapacity])
 }

@@ -46,10 +46,8 @@ export interface DeviceRec {
   consumes: CounterConsumption[]
   /** Parsed capacities, lazily. */
   capacity?: ParsedCapacity[]
-  /** Selector results keyed by selector-set key (memoised across allocate calls). */
-  matches: Map<string, boolean | GpuplaneError>
-  /** The CEL view of the device, lazily. */
-  celView?: unknown
+  /** Selector results by expression (memoised across allocate calls), created on first use. */
+  matches?: Map<string, boolean | GpuplaneError>
 }
 
 export function deviceId(driver: string, pool: string, device: string): string {
@@ -107,6 +105,8 @@ export class Snapshot {
   readonly allocatedClaims: ResourceClaim[]
   /** Per-node pool lists, computed on first use (see pools.ts). */
   readonly poolCache = new Map<string, unknown>()
+  /** Static candidate lists per node and request shape, computed on first use (see search.ts). */
+  readonly candidateCache = new Map<string, unknown>()
 
   constructor(input: { slices?: ResourceSlice[]; classes?: DeviceClass[]; claims?: ResourceClaim[] }) {
     this.slices = (input.slices ?? []).map(toSliceRec)
@@ -155,7 +155,6 @@ function toSliceRec(slice: ResourceSlice): SliceRec {
     slice: rec,
     multi: device.allowMultipleAllocations === true,
     consumes: parseConsumption(device.consumesCounters),
-    matches: new Map(),
   }))
   return rec
 }

@@ -18,7 +18,7 @@ export class AllocationState {
   /** Counters consumed by allocated devices: pool -> counter set -> counter -> amount. */
   readonly countersUsed = new Map<string, Map<string, Map<string, Quantity>>>()
   private readonly snapshot: Snapshot
-  private deviceIndex?: Map<string, DeviceRec>
+  private deviceIndex?: Map<string, Map<string, DeviceRec>>
 
   constructor(snapshot: Snapshot) {
     this.snapshot = snapshot
@@ -76,16 +76,15 @@ export class AllocationState {
       this.allocated.delete(id)
     }
     const isAllocated = this.isAllocated(id)
-    if (wasAllocated !== isAllocated) this.chargeCounters(id, isAllocated ? 1 : -1)
+    if (wasAllocated !== isAllocated) this.chargeCounters(id, poolKeyOf(r.driver, r.pool), isAllocated ? 1 : -1)
   }
 
   /** Counters are charged once per device, however many shares it has. */
-  private chargeCounters(id: string, sign: 1 | -1): void {
-    const rec = this.devices().get(id)
+  private chargeCounters(id: string, poolKey: string, sign: 1 | -1): void {
+    const rec = this.device(id, poolKey)
     if (!rec || rec.consumes.length === 0) return
-    const key = poolKeyOf(rec.driver, rec.pool)
-    let pool = this.countersUsed.get(key)
-    if (!pool) this.countersUsed.set(key, (pool = new Map()))
+    let pool = this.countersUsed.get(poolKey)
+    if (!pool) this.countersUsed.set(poolKey, (pool = new Map()))
     for (const c of rec.consumes) {
       let set = pool.get(c.counterSet)
       if (!set) pool.set(c.counterSet, (set = new Map()))
@@ -97,15 +96,18 @@ export class AllocationState {
     }
   }
 
-  /** Device definitions at the newest generation of each pool, by device id. */
-  private devices(): Map<string, DeviceRec> {
-    if (this.deviceIndex) return this.deviceIndex
-    const index = new Map<string, DeviceRec>()
-    for (const slices of this.snapshot.slicesByPool.values()) {
-      const gen = Math.max(...slices.map((s) => s.generation))
+  /** The device definition at the newest generation of its pool; indexed per pool on first use. */
+  private device(id: string, poolKey: string): DeviceRec | undefined {
+    this.deviceIndex ??= new Map()
+    let index = this.deviceIndex.get(poolKey)
+    if (!index) {
+      index = new Map()
+      const slices = this.snapshot.slicesByPool.get(poolKey) ?? []
+      let gen = -Infinity
+      for (const s of slices) if (s.generation > gen) gen = s.generation
       for (const s of slices) if (s.generation === gen) for (const d of s.devices) index.set(d.id, d)
+      this.deviceIndex.set(poolKey, index)
     }
-    this.deviceIndex = index
-    return index
+    return index.get(id)
   }
 }
