@@ -6,11 +6,11 @@ import {
   dnsSubdomainProblems,
   extendedResourceNameProblems,
   isNormalizedUuid,
-  isStrictSemver,
   labelKeyProblems,
   labelValueProblems,
   objectNameProblems,
 } from './names.ts'
+import { isValidSemver } from './semver.ts'
 
 const ok = (problems: string[]) => assert.deepEqual(problems, [])
 const bad = (problems: string[]) => assert.ok(problems.length > 0, 'expected a problem')
@@ -48,12 +48,13 @@ test('UUIDs in normalized form', () => {
   assert.equal(isNormalizedUuid('{6c01cc40-3527-43a9-a241-89c9e7d18921}'), false)
 })
 
-test('strict semver 2.0.0', () => {
+// The format of `version` attributes, which validate-slice.ts checks with semver.ts's isValidSemver.
+test('strict semver 2.0.0 (isValidSemver)', () => {
   for (const v of ['1.2.3', '0.0.0', '12.4.0-rc.1', '1.0.0-alpha.beta+exp.sha.5114f85', '1.0.0-0', '1.0.0-x-y', '1.0.0+001']) {
-    assert.equal(isStrictSemver(v), true, v)
+    assert.equal(isValidSemver(v), true, v)
   }
   for (const v of ['v1.2.3', '1.2', '1.2.3.4', '01.2.3', '1.02.3', '1.2.3-01', '1.2.3-', '1.2.3+', '1.2.3-a..b', ' 1.2.3', '1.2.3 ']) {
-    assert.equal(isStrictSemver(v), false, v)
+    assert.equal(isValidSemver(v), false, v)
   }
 })
 

@@ -1,4 +1,6 @@
-// Kubernetes name formats (DNS labels and subdomains, C identifiers, label keys and values, UUIDs, semver) as checks with messages.
+// Kubernetes name formats (DNS labels and subdomains, C identifiers, label keys and values, UUIDs) as checks with messages.
+//
+// Semantic versions (the `version` attribute format) are in semver.ts: isValidSemver.
 //
 // Each `...Problems` function returns the list of things wrong with a value (empty when valid),
 // phrased so that a user knows what is allowed; callers prefix them with the field path.
@@ -19,18 +21,6 @@ const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
 const UUID_NORMALIZED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-
-// semver.org 2.0.0, as upstream's semverRe in pkg/apis/resource/validation: numeric identifiers
-// without leading zeros, pre-release identifiers that are numeric (no leading zeros) or contain a
-// letter or '-', build identifiers of [0-9A-Za-z-]. No leading "v".
-const NUMERIC_ID = '(0|[1-9][0-9]*)'
-const PRERELEASE_ID = '(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)'
-const BUILD_ID = '[0-9A-Za-z-]+'
-const SEMVER = new RegExp(
-  `^${NUMERIC_ID}\\.${NUMERIC_ID}\\.${NUMERIC_ID}` +
-    `(-${PRERELEASE_ID}(\\.${PRERELEASE_ID})*)?` +
-    `(\\+${BUILD_ID}(\\.${BUILD_ID})*)?$`,
-)
 
 /** A DNS-1123 label: at most 63 characters of [a-z0-9-], starting and ending alphanumeric. */
 export function dnsLabelProblems(value: string): string[] {
@@ -126,11 +116,6 @@ export function labelValueProblems(value: string): string[] {
 /** A UUID in RFC 4122 normalized form: 8-4-4-4-12 lowercase hexadecimal digits. */
 export function isNormalizedUuid(value: string): boolean {
   return UUID_NORMALIZED.test(value)
-}
-
-/** A semantic version per semver.org 2.0.0 (strict: no leading 'v', no leading zeros). */
-export function isStrictSemver(value: string): boolean {
-  return SEMVER.test(value)
 }
 
 /**

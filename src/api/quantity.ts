@@ -1,72 +1,17 @@
 // Kubernetes resource.Quantity: parsing, exact arithmetic and formatting that match apimachinery byte for byte.
+//
+// The string parser and its cache are in quantity-parse.ts, the int64 and power-of-ten helpers in
+// quantity-math.ts; this file owns the Quantity class and its printing.
 
 import { GpuplaneError } from '../common/errors.ts'
+import { absBig, digitCount, divRoundAway, inInt64, int64Multiply, POW10, pow10, scaleInt64 } from './quantity-math.ts'
+import { cachedQuantityParser, DECIMAL_SUFFIXES, formatError, type QuantityFormat } from './quantity-parse.ts'
 
-/** How a quantity prints; kept from the string it was parsed from, as upstream does. */
-export type QuantityFormat = 'DecimalSI' | 'BinarySI' | 'DecimalExponent'
+export { QUANTITY_MAX_DIGITS } from './quantity-math.ts'
+export { QUANTITY_PATTERN, type QuantityFormat } from './quantity-parse.ts'
 
-/** The grammar upstream states in its error; quoted in our messages so users see what is accepted. */
-export const QUANTITY_PATTERN = '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'
-
-/**
- * Most decimal digits one quantity operation may materialise. Upstream has no limit and hangs on
- * inputs such as `1234567890123456789e2000000000`; we refuse them instead (about 2 ms of work at the limit).
- */
-export const QUANTITY_MAX_DIGITS = 100_000
-
-const INT64_MAX = (1n << 63n) - 1n
-const INT64_MIN = -(1n << 63n)
-/** Upstream keeps at most nano precision: finer values round away from zero to a multiple of 1e-9. */
-const NANO_SCALE = 9
-const PARSE_CACHE_LIMIT = 4096
-const PARSE_CACHE_MAX_KEY = 64
-
-const DECIMAL_SUFFIXES: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 }
-const BINARY_SUFFIXES: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 }
 const DECIMAL_SUFFIX_BY_EXP = new Map(Object.entries(DECIMAL_SUFFIXES).map(([s, e]) => [e, s]))
 const BINARY_SUFFIX_BY_POWER = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei']
-const SUFFIX_CHARS = new Set('eEinumkKMGTP')
-
-const POW10: bigint[] = [1n]
-for (let i = 1; i <= 40; i++) POW10.push(POW10[i - 1] * 10n)
-
-function pow10(n: number): bigint {
-  if (n <= 40) return POW10[n]
-  if (n > QUANTITY_MAX_DIGITS) {
-    throw new GpuplaneError('INVALID_INPUT', `quantity needs more than ${QUANTITY_MAX_DIGITS} digits to represent exactly; use a value of sensible magnitude`)
-  }
-  return 10n ** BigInt(n)
-}
-
-const inInt64 = (v: bigint): boolean => v >= INT64_MIN && v <= INT64_MAX
-const absBig = (v: bigint): bigint => (v < 0n ? -v : v)
-const digitCount = (v: bigint): number => absBig(v).toString().length
-
-/** Go's int64Multiply: refuses overflow, and (like upstream) any non-trivial product involving MinInt64. */
-function int64Multiply(a: bigint, b: bigint): bigint | undefined {
-  if (a === 0n || b === 0n || a === 1n || b === 1n) return a * b
-  if (a === INT64_MIN || b === INT64_MIN) return undefined
-  const c = a * b
-  return inInt64(c) ? c : undefined
-}
-
-/** v * 10^shift if it fits an int64 (upstream positiveScaleInt64). */
-function scaleInt64(v: bigint, shift: number): bigint | undefined {
-  if (v === 0n || shift === 0) return v
-  if (shift > 18) return undefined
-  const c = v * POW10[shift]
-  return inInt64(c) ? c : undefined
-}
-
-/** v / 10^shift rounded away from zero; cheap when the divisor dwarfs v. */
-function divRoundAway(v: bigint, shift: number): bigint {
-  if (v === 0n || shift === 0) return v
-  if (shift > digitCount(v)) return v > 0n ? 1n : -1n
-  const d = pow10(shift)
-  const q = v / d
-  if (q * d === v) return q
-  return v > 0n ? q + 1n : q - 1n
-}
 
 // Go's math.Pow10, table for table, so asApproximateFloat rounds exactly as upstream.
 const GO_POW10_TAB = Array.from({ length: 32 }, (_, i) => Number(`1e${i}`))
@@ -78,87 +23,8 @@ function goPow10(n: number): number {
   return n > 0 ? Infinity : 0
 }
 
-interface Scanned {
-  positive: boolean
-  /** The numeric text with sign and leading zeros, as upstream hands it to its decimal parser. */
-  value: string
-  num: string
-  denom: string
-  suffix: string
-}
-
-const isDigit = (c: number): boolean => c >= 48 && c <= 57
-
-/** Splits a quantity string like upstream's parseQuantityString; undefined when the shape is wrong. */
-function scan(str: string): Scanned | undefined {
-  const end = str.length
-  let pos = 0
-  let positive = true
-  if (end > 0 && (str[0] === '-' || str[0] === '+')) {
-    positive = str[0] !== '-'
-    pos++
-  }
-  while (pos < end && str.charCodeAt(pos) === 48) pos++
-  if (pos >= end) return { positive, value: '0', num: '0', denom: '', suffix: '' }
-  const numStart = pos
-  while (pos < end && isDigit(str.charCodeAt(pos))) pos++
-  const num = pos > numStart ? str.slice(numStart, pos) : '0'
-  if (pos >= end) return { positive, value: str, num, denom: '', suffix: '' }
-  let denom = ''
-  if (str[pos] === '.') {
-    const denomStart = ++pos
-    while (pos < end && isDigit(str.charCodeAt(pos))) pos++
-    denom = str.slice(denomStart, pos)
-    if (pos >= end) return { positive, value: str, num, denom, suffix: '' }
-  }
-  const value = str.slice(0, pos)
-  const suffixStart = pos
-  while (pos < end && SUFFIX_CHARS.has(str[pos])) pos++
-  if (pos < end && (str[pos] === '-' || str[pos] === '+')) pos++
-  while (pos < end && isDigit(str.charCodeAt(pos))) pos++
-  if (pos < end) return undefined
-  return { positive, value, num, denom, suffix: str.slice(suffixStart) }
-}
-
-interface Suffix {
-  base: 2 | 10
-  exponent: number
-  format: QuantityFormat
-}
-
-/** Reads a suffix; an exponent is a Go int64 truncated to int32, exactly as upstream does. */
-function interpretSuffix(s: string): Suffix | undefined {
-  const dec = DECIMAL_SUFFIXES[s]
-  if (dec !== undefined && Object.hasOwn(DECIMAL_SUFFIXES, s)) return { base: 10, exponent: dec, format: 'DecimalSI' }
-  const bin = BINARY_SUFFIXES[s]
-  if (bin !== undefined && Object.hasOwn(BINARY_SUFFIXES, s)) return { base: 2, exponent: bin, format: 'BinarySI' }
-  if (s.length > 1 && (s[0] === 'e' || s[0] === 'E')) {
-    const m = /^[+-]?[0-9]+$/.exec(s.slice(1))
-    if (!m) return undefined
-    const v = BigInt(m[0])
-    if (!inInt64(v)) return undefined
-    return { base: 10, exponent: Number(BigInt.asIntN(32, v)), format: 'DecimalExponent' }
-  }
-  return undefined
-}
-
-type ParseResult = Quantity | string
-
-function formatError(input: string, reason: string, path?: string): GpuplaneError {
-  return new GpuplaneError(
-    'INVALID_INPUT',
-    `invalid quantity ${JSON.stringify(input)}: ${reason}; a quantity is an optional sign, a decimal number and an ` +
-      `optional suffix (n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or an exponent such as e3), matching ${QUANTITY_PATTERN}, ` +
-      `e.g. "500m", "1.5Gi", "4", "2e6"`,
-    path ? { path } : {},
-  )
-}
-
-let parseCache = new Map<string, ParseResult>()
-let parseCacheOld = new Map<string, ParseResult>()
-
-/** The private constructor, handed to the parser below by a static block. */
-let make: (unscaled: bigint, exp: number, dec: boolean, format: QuantityFormat, text?: string) => Quantity
+/** The cached parser, building quantities through the private constructor (set by a static block). */
+let parseCached: (s: string) => Quantity | string
 
 /**
  * An immutable Kubernetes quantity. Internally it mirrors upstream's two representations (a
@@ -189,14 +55,14 @@ export class Quantity {
 
   /** Parses like upstream ParseQuantity; throws GpuplaneError INVALID_INPUT (with `path` when given). */
   static parse(s: string, path?: string): Quantity {
-    const r = Quantity.parseCached(s)
+    const r = parseCached(s)
     if (typeof r === 'string') throw formatError(s, r, path)
     return r
   }
 
   /** Like parse, but undefined instead of an error. */
   static tryParse(s: string): Quantity | undefined {
-    const r = Quantity.parseCached(s)
+    const r = parseCached(s)
     return typeof r === 'string' ? undefined : r
   }
 
@@ -221,26 +87,8 @@ export class Quantity {
     return a.cmp(b)
   }
 
-  /**
-   * Two generations of results: a hit in the older one is promoted, and when the newer one is full
-   * it becomes the older one. Bounded at 2 × PARSE_CACHE_LIMIT entries with O(1) eviction (deleting
-   * a Map's first key one by one costs O(deleted entries) in V8).
-   */
-  private static parseCached(s: string): ParseResult {
-    if (s.length > PARSE_CACHE_MAX_KEY) return parseUncached(s)
-    let r = parseCache.get(s)
-    if (r !== undefined) return r
-    r = parseCacheOld.get(s) ?? parseUncached(s)
-    if (parseCache.size >= PARSE_CACHE_LIMIT) {
-      parseCacheOld = parseCache
-      parseCache = new Map()
-    }
-    parseCache.set(s, r)
-    return r
-  }
-
   static {
-    make = (unscaled, exp, dec, format, text) => new Quantity(unscaled, exp, dec, format, text)
+    parseCached = cachedQuantityParser((p) => new Quantity(p.unscaled, p.exp, p.dec, p.format, p.text))
   }
 
   sign(): -1 | 0 | 1 {
@@ -453,75 +301,3 @@ function addInt64(a: bigint, ae: number, b: bigint, be: number): [bigint, number
   return inInt64(sum) ? [sum, e] : undefined
 }
 
-/** Upstream ParseQuantity. Returns the quantity, or the reason it is invalid. */
-function parseUncached(str: string): ParseResult {
-  try {
-    return parseQuantity(str)
-  } catch (e) {
-    if (e instanceof GpuplaneError) return e.message
-    throw e
-  }
-}
-
-function parseQuantity(str: string): ParseResult {
-  if (str.length === 0) return 'it is empty'
-  if (str === '0') return make(0n, 0, false, 'DecimalSI', '0')
-  const sc = scan(str)
-  if (!sc) return `it does not have the shape ${QUANTITY_PATTERN}`
-  const suf = interpretSuffix(sc.suffix)
-  if (!suf) return `its suffix ${JSON.stringify(sc.suffix)} is not one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or e<integer>`
-  return parseFast(str, sc, suf) ?? parseDecimal(sc, suf)
-}
-
-/** Upstream's int64 fast path; undefined when the value needs the decimal path. */
-function parseFast(str: string, sc: Scanned, suf: Suffix): Quantity | undefined {
-  const { num, denom } = sc
-  let precision: number
-  let scale = 0
-  let mantissa = 1n
-  if (suf.base === 10) {
-    scale = suf.exponent
-    precision = 18 - (num.length + denom.length)
-  } else if (suf.exponent >= 0 && denom.length === 0) {
-    mantissa = 1n << BigInt(suf.exponent)
-    precision = 15 - num.length - Math.trunc((suf.exponent * 3) / 10) - 1
-  } else {
-    precision = -1
-  }
-  if (precision < 0) return undefined
-  scale = (scale - denom.length) | 0
-  if (scale < -NANO_SCALE) return undefined
-  const shifted = num + denom
-  const v = BigInt(shifted)
-  const product = int64Multiply(v, mantissa)
-  if (product === undefined) return undefined
-  const result = sc.positive ? product : -product
-  let keepText: boolean
-  if (suf.base === 2) keepText = (v & 7n) !== 0n
-  else keepText = scale % 3 === 0 && !shifted.endsWith('000') && shifted[0] !== '0'
-  return make(result, scale, false, suf.format, keepText ? str : undefined)
-}
-
-/** Upstream's arbitrary-precision path: round up to nano, cap BinarySI at MaxInt64. */
-function parseDecimal(sc: Scanned, suf: Suffix): ParseResult {
-  const m = /^([+-]?)([0-9]*)(?:\.([0-9]*))?$/.exec(sc.value)
-  if (!m || m[2].length + (m[3] ?? '').length === 0) return 'its numeric part is not a number'
-  const fraction = m[3] ?? ''
-  let unscaled = BigInt(m[2] + fraction)
-  // inf.Dec scale (digits after the point), with upstream's int32 arithmetic.
-  let scale = fraction.length
-  if (suf.base === 10) scale = (scale + (-suf.exponent | 0)) | 0
-  else unscaled <<= BigInt(suf.exponent)
-  let format = suf.format
-  if (unscaled !== 0n) {
-    unscaled = scale <= NANO_SCALE ? unscaled * pow10(NANO_SCALE - scale) : divRoundAway(unscaled, scale - NANO_SCALE)
-    scale = NANO_SCALE
-    if (format === 'BinarySI' && unscaled > INT64_MAX * POW10[NANO_SCALE]) {
-      unscaled = INT64_MAX
-      scale = 0
-    }
-    if (format === 'BinarySI' && scale === NANO_SCALE && unscaled < POW10[NANO_SCALE]) format = 'DecimalSI'
-  }
-  if (!sc.positive) unscaled = -unscaled
-  return make(unscaled, -scale, true, format)
-}
