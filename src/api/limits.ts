@@ -70,3 +70,8 @@ export const RESOURCE_CLAIM_RESERVED_FOR_MAX_SIZE = 256
 
 /** k8s.io/apimachinery/pkg/api/validation: TotalAnnotationSizeLimitB (256 KiB over all keys and values). */
 export const TOTAL_ANNOTATION_SIZE_LIMIT_B = 256 * 1024
+
+/** Kubernetes 1.34 ResourceSliceMaxSharedCounters: counters over all sets of a slice that also has devices. */
+export const RESOURCE_SLICE_MAX_SHARED_COUNTERS_1_34 = 32
+/** Kubernetes 1.34 ResourceSliceMaxDeviceCountersPerSlice: counter consumptions over all devices of such a slice. */
+export const RESOURCE_SLICE_MAX_DEVICE_COUNTERS_PER_SLICE_1_34 = 1024

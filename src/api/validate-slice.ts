@@ -54,9 +54,9 @@ function checkSliceSpec(errs: Errs, path: string, spec: ResourceSliceSpec): void
 
   const devices = spec.devices ?? []
   const counterSets = spec.sharedCounters ?? []
-  if (devices.length > 0 && counterSets.length > 0) {
-    add(errs, path, 'only one of devices or sharedCounters may be set in a ResourceSlice: publish counter sets in a slice of their own in the same pool')
-  }
+  // Kubernetes 1.35+ keeps counter sets in slices of their own; 1.34 put them beside the devices
+  // that consume them. gpuplane reads both layouts, holding a combined slice to 1.34's limits.
+  if (devices.length > 0 && counterSets.length > 0) checkCombinedLayout(errs, path, devices, counterSets)
   checkDevices(errs, child(path, 'devices'), devices, spec.perDeviceNodeSelection === true)
   const setsPath = child(path, 'sharedCounters')
   if (withinLimit(errs, setsPath, counterSets.length, L.RESOURCE_SLICE_MAX_COUNTER_SETS, 'ResourceSliceMaxCounterSets', 'counter sets')) {
@@ -300,4 +300,24 @@ function checkValidRange(
   if (max && (max.value() - minInt) % stepInt !== 0n) {
     add(errs, stepPath, `max ${max} is not min (${min}) plus a multiple of step (${step})`)
   }
+}
+
+/** The Kubernetes 1.34 layout: counters in the device slice, referenced only from that slice. */
+function checkCombinedLayout(errs: Errs, path: string, devices: readonly Device[], counterSets: readonly CounterSet[]): void {
+  const counters = counterSets.reduce((n, set) => n + Object.keys(set.counters).length, 0)
+  if (counters > L.RESOURCE_SLICE_MAX_SHARED_COUNTERS_1_34) {
+    add(errs, child(path, 'sharedCounters'), `a slice with both devices and sharedCounters (the Kubernetes 1.34 layout) may have at most ${L.RESOURCE_SLICE_MAX_SHARED_COUNTERS_1_34} counters in all its sets (ResourceSliceMaxSharedCounters in 1.34), has ${counters}; publish the counter sets in a slice of their own`)
+  }
+  const consumptions = devices.reduce((n, d) => n + (d.consumesCounters ?? []).reduce((m, c) => m + Object.keys(c.counters).length, 0), 0)
+  if (consumptions > L.RESOURCE_SLICE_MAX_DEVICE_COUNTERS_PER_SLICE_1_34) {
+    add(errs, child(path, 'devices'), `a slice with both devices and sharedCounters (the Kubernetes 1.34 layout) may have at most ${L.RESOURCE_SLICE_MAX_DEVICE_COUNTERS_PER_SLICE_1_34} counter consumptions over all devices (ResourceSliceMaxDeviceCountersPerSlice in 1.34), has ${consumptions}`)
+  }
+  const names = new Set(counterSets.map((set) => set.name))
+  devices.forEach((d, i) =>
+    (d.consumesCounters ?? []).forEach((c, j) => {
+      if (!names.has(c.counterSet)) {
+        add(errs, child(index(child(path, 'devices'), i), `consumesCounters[${j}].counterSet`), `counter set "${c.counterSet}" is not in this slice; in a slice that carries its own sharedCounters (the 1.34 layout) devices consume only from those sets`)
+      }
+    }),
+  )
 }

@@ -207,9 +207,13 @@ test('node selector requirements follow core/v1 rules', () => {
   expectErrors(sel([], [{ key: 'metadata.name', operator: 'In', values: ['a', 'b'] }]), [[`${base}.matchFields[0].values`, /exactly one value/]])
 })
 
-test('slice devices: at most one of devices/sharedCounters, at most 128 (64 with taints or counters), unique DNS-label names', () => {
+test('slice devices: the 1.34 combined layout within its limits, at most 128 (64 with taints or counters), unique DNS-label names', () => {
   const counters = [{ name: 'cs', counters: { memory: { value: '1' } } }]
-  expectErrors(validate(slice({ devices: [gpu('gpu-0')], sharedCounters: counters })), [['spec', /only one of devices or sharedCounters/]])
+  const consumer = (set: string) => ({ ...gpu('gpu-0'), consumesCounters: [{ counterSet: set, counters: { memory: { value: '1' } } }] })
+  expectValid(validate(slice({ devices: [consumer('cs')], sharedCounters: counters })))
+  expectErrors(validate(slice({ devices: [consumer('other')], sharedCounters: counters })), [['spec.devices[0].consumesCounters[0].counterSet', /not in this slice/]])
+  const wide = [{ name: 'cs', counters: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`c${i}`, { value: '1' }])) }, { name: 'cs2', counters: { x: { value: '1' } } }]
+  expectErrors(validate(slice({ devices: [consumer('cs')], sharedCounters: wide })), [['spec.sharedCounters', /at most 32 counters in all its sets \(ResourceSliceMaxSharedCounters in 1\.34\), has 33/]])
   const many = (n: number, extra: Json = {}) => Array.from({ length: n }, (_, i) => ({ name: `d-${i}`, ...extra }))
   expectValid(validate(slice({ devices: many(128) })))
   expectErrors(validate(slice({ devices: many(129) })), [['spec.devices', /at most 128 devices \(ResourceSliceMaxDevices = 128\), has 129/]])

@@ -23,8 +23,8 @@ export type SliceLayout = 'split' | 'combined'
  * sets hold at most 32 counters in all (ResourceSliceMaxSharedCounters), and its devices consume at
  * most 1024 counters in all (ResourceSliceMaxDeviceCountersPerSlice).
  */
-export const V134_MAX_SHARED_COUNTERS = 32
-export const V134_MAX_DEVICE_COUNTERS_PER_SLICE = 1024
+export { RESOURCE_SLICE_MAX_SHARED_COUNTERS_1_34 as V134_MAX_SHARED_COUNTERS, RESOURCE_SLICE_MAX_DEVICE_COUNTERS_PER_SLICE_1_34 as V134_MAX_DEVICE_COUNTERS_PER_SLICE } from '../api/limits.ts'
+import { RESOURCE_SLICE_MAX_SHARED_COUNTERS_1_34 as V134_MAX_SHARED_COUNTERS, RESOURCE_SLICE_MAX_DEVICE_COUNTERS_PER_SLICE_1_34 as V134_MAX_DEVICE_COUNTERS_PER_SLICE } from '../api/limits.ts'
 
 /** The generation gpuplane publishes pools at (the NVIDIA driver's first generation). */
 export const POOL_GENERATION = 1
