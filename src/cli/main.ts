@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { GpuplaneError } from '../common/errors.ts'
 import { renderReport, runAllocate } from './allocate.ts'
+import { registerInventory } from './inventory.ts'
 
 const ALLOCATE_HELP = `
 What it reads:
@@ -59,6 +60,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void)
       for (const u of report.unallocatable) err(`claim ${u.namespace}/${u.name} not allocated (${u.code}): ${u.reason}\n`)
       program.setOptionValue('exitCode', report.unallocatable.length > 0 ? 3 : 0)
     })
+  registerInventory(program, out, err)
   return program
 }
 
