@@ -131,7 +131,13 @@ for (const m of MACHINES) {
       assert.equal(inv.host.host, 'hv-1')
       // No catalog lookup here (the publisher resolves model), and one GPU has no NVLink domain.
       assert.ok(!('model' in inv.host.gpus[0]!) && !('nvlinkDomain' in inv.host.gpus[0]!))
-      assert.deepEqual(inv.host.gpus, [
+      // The GPU carries the MIG table it reported, -lgip rows joined with their -lgipp placements.
+      const { migProfiles, ...gpu } = inv.host.gpus[0]!
+      assert.deepEqual(
+        migProfiles?.map((p) => [p.name, p.profileId, p.placements.map((x) => x.start), p.placements[0]?.size]),
+        inv.migProfiles?.get(0)?.map((p) => [p.name, p.id, REAL_PLACEMENTS.get(p.id)!.starts, REAL_PLACEMENTS.get(p.id)!.size]),
+      )
+      assert.deepEqual([gpu], [
         {
           index: 0,
           uuid: m.uuid,

@@ -5,10 +5,10 @@
 // re-keyed by GpuInfo.index (the minor number) so that the publisher can look them up per GPU.
 // GpuInfo.model is left unset: the publisher resolves it from productName through the catalog.
 
-import type { GpuInfo, HostInfo } from './types.ts'
+import type { GpuInfo, HostInfo, MigProfileRead } from './types.ts'
 import { invalidInput, parsePciBusId, pcieRootName } from './nvidia-smi-common.ts'
 import { parseMigInstances, parseMigPlacements, parseMigProfiles } from './nvidia-smi-mig.ts'
-import type { MigGpuInstance, MigPlacementOptions, MigProfile } from './nvidia-smi-mig.ts'
+import type { MigGpuInstance, MigPlacementOptions, MigPlacementTable, MigProfile, MigProfileTable } from './nvidia-smi-mig.ts'
 import { resolveMigDevices } from './nvidia-smi-mig-devices.ts'
 import { parseTopology, type Topology } from './nvidia-smi-topo.ts'
 import { parseNvidiaSmiXml } from './nvidia-smi-xml.ts'
@@ -82,6 +82,8 @@ export function inventoryFromNvidiaSmi(input: NvidiaSmiInput): NvidiaSmiInventor
     warnings.push(...resolved.warnings)
   }
 
+  if (profiles && placements) attachMigProfiles(gpus, profiles, placements)
+
   const host: HostInfo = { node, gpus }
   if (input.host !== undefined) host.host = input.host
   const out: NvidiaSmiInventory = { host, warnings }
@@ -134,5 +136,28 @@ function applyTopology(gpus: GpuInfo[], topology: Topology, node: string): void 
     if (addrs.some((a) => a.domain !== addrs[0]!.domain)) continue // one host bridge never spans PCI domains
     const bus = Math.min(...addrs.map((a) => a.bus))
     for (const i of group) gpus[i]!.pcieRoot = pcieRootName(addrs[0]!.domain, bus)
+  }
+}
+
+/** Joins -lgip rows with their -lgipp placements onto each GPU, so publishing uses what the hardware said. */
+function attachMigProfiles(gpus: GpuInfo[], profiles: MigProfileTable, placements: MigPlacementTable): void {
+  for (const [position, rows] of profiles) {
+    const forGpu = placements.get(position)
+    if (!forGpu || rows.length === 0) continue
+    gpus[position]!.migProfiles = rows.flatMap((row) => {
+      const p = forGpu.get(row.id)
+      if (!p) return []
+      const read: MigProfileRead = {
+        name: row.name,
+        profileId: row.id,
+        memoryGiB: row.memoryGiB,
+        memoryMiB: row.memoryMiB,
+        instancesTotal: row.instancesTotal,
+        multiprocessors: row.multiprocessors,
+        placements: p.starts.map((start) => ({ start, size: p.size })),
+      }
+      for (const k of ['copyEngines', 'decoders', 'encoders', 'jpegEngines', 'ofaEngines'] as const) if (row[k] !== undefined) read[k] = row[k]
+      return [read]
+    })
   }
 }

@@ -2,9 +2,9 @@
 import { Quantity } from '../api/quantity.ts'
 import type { DeviceAttribute } from '../api/resource-v1.ts'
 import { isValidSemver } from '../api/semver.ts'
-import { gpuModel, gpuModels, modelForProductName, type GpuModel } from '../catalog/index.ts'
+import { gpuModel, gpuModels, modelForProductName, type GpuModel, type MigProfile } from '../catalog/index.ts'
 import { GpuplaneError } from '../common/errors.ts'
-import { ATTR_HOST, ATTR_NUMA_NODE, ATTR_NVLINK_DOMAIN, ATTR_PCI_BUS_ID, ATTR_PCIE_ROOT, type GpuInfo, type HostInfo, type PublishMode } from './types.ts'
+import { ATTR_HOST, ATTR_NUMA_NODE, ATTR_NVLINK_DOMAIN, ATTR_PCI_BUS_ID, ATTR_PCIE_ROOT, type GpuInfo, type HostInfo, type MigProfileRead, type PublishMode } from './types.ts'
 
 /** gpuplane's attribute for a MIG device's first memory slice (with `profile` it names the placement). */
 export const ATTR_MIG_PLACEMENT_START = 'gpuplane.io/migPlacementStart'
@@ -25,16 +25,47 @@ export function modeOf(host: HostInfo, gpu: GpuInfo): PublishMode {
   return gpu.mode ?? host.mode ?? (gpu.migEnabled ? 'mig-static' : 'whole')
 }
 
-/** The catalog model: GpuInfo.model (key or alias) when set, else by product name (and memory). */
+/**
+ * The catalog model: GpuInfo.model (key or alias) when set, else by product name (and memory).
+ * When the GPU reported its own MIG table (nvidia-smi mig -lgip/-lgipp), that table replaces the
+ * catalog's for this GPU: real hardware reads win over documents.
+ */
 export function resolveModel(host: HostInfo, gpu: GpuInfo): GpuModel | undefined {
+  let model: GpuModel | undefined
   if (gpu.model !== undefined) {
-    const model = gpuModel(gpu.model)
+    model = gpuModel(gpu.model)
     if (!model) {
       throw new GpuplaneError('INVALID_INPUT', `host ${host.node} GPU ${gpu.index}: model "${gpu.model}" is not in the GPU catalog; use one of ${gpuModels().map((m) => m.key).join(', ')}`)
     }
-    return model
+  } else {
+    model = modelForProductName(gpu.productName, gpu.memoryMiB)
   }
-  return modelForProductName(gpu.productName, gpu.memoryMiB)
+  return model && gpu.migProfiles?.length ? withHardwareMig(model, gpu.migProfiles) : model
+}
+
+function withHardwareMig(model: GpuModel, reads: readonly MigProfileRead[]): GpuModel {
+  const catalog = new Map((model.mig?.profiles ?? []).map((p) => [p.name, p]))
+  const profiles: MigProfile[] = reads.map((r) => {
+    const known = catalog.get(r.name)
+    const computeSlices = known?.computeSlices ?? Number(/^(\d+)g/.exec(r.name)?.[1] ?? 1)
+    return {
+      name: r.name,
+      profileId: r.profileId,
+      memoryGiB: r.memoryGiB,
+      memoryMiB: Math.round(r.memoryGiB * 16) * 64,
+      computeSlices,
+      memorySlices: r.placements[0]?.size ?? known?.memorySlices ?? 1,
+      maxInstances: r.instancesTotal,
+      placements: r.placements.map((p) => ({ ...p })),
+      engines: { sm: r.multiprocessors, copyEngines: r.copyEngines ?? 0, nvdec: r.decoders ?? 0, nvenc: r.encoders, nvjpg: r.jpegEngines ?? 0, ofa: r.ofaEngines ?? 0 },
+      hardwareVerified: true,
+      notes: ['as reported by this GPU (nvidia-smi mig -lgip/-lgipp)'],
+      uncertain: [],
+    }
+  })
+  const memorySlices = Math.max(model.mig?.memorySlices ?? 0, ...profiles.flatMap((p) => p.placements.map((pl) => pl.start + pl.size)))
+  const computeSlices = Math.max(model.mig?.computeSlices ?? 0, ...profiles.map((p) => p.computeSlices))
+  return { ...model, mig: { computeSlices, memorySlices, maxInstances: model.mig?.maxInstances ?? computeSlices, profiles } }
 }
 
 /** The model, or an error saying which mode needs it and how to name one. */

@@ -23,6 +23,25 @@ export interface MigDeviceInfo {
   multiprocessors?: number
 }
 
+/**
+ * A MIG GPU-instance profile as the GPU itself reports it (`nvidia-smi mig -lgip` joined with
+ * `-lgipp`). When present it wins over the catalog's table for this GPU.
+ */
+export interface MigProfileRead {
+  name: string
+  profileId: number
+  memoryGiB: number
+  memoryMiB: number
+  instancesTotal: number
+  multiprocessors: number
+  copyEngines?: number
+  decoders?: number
+  encoders?: number
+  jpegEngines?: number
+  ofaEngines?: number
+  placements: Array<{ start: number; size: number }>
+}
+
 export interface GpuInfo {
   /** Minor number / nvidia-smi index on the host. */
   index: number
@@ -44,6 +63,8 @@ export interface GpuInfo {
   nvlinkDomain?: string
   migEnabled?: boolean
   migDevices?: MigDeviceInfo[]
+  /** The MIG profiles and placements the hardware reported; override the catalog's for this GPU. */
+  migProfiles?: MigProfileRead[]
   /** Publishing mode of this GPU; overrides the host's. */
   mode?: PublishMode
 }
