@@ -6,23 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { parseAllDocuments } from 'yaml'
-import { main } from '../src/cli/main.ts'
+import { cli, tmp } from './cli-helpers.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 
-export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await main(['node', 'gpuplane', ...args], (s) => void (out += s), (s) => void (err += s))
-  return { code, out, err }
-}
-
-function tmp(name: string, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gpuplane-'))
-  const file = join(dir, name)
-  writeFileSync(file, text)
-  return file
-}
 
 const CLUSTER = `
 apiVersion: resource.k8s.io/v1

@@ -1,29 +1,15 @@
 // End-to-end tests of `gpuplane inventory`: every verb's output, its errors and exit codes, and its output fed to `gpuplane allocate`.
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { parseAllDocuments } from 'yaml'
-import { main } from '../src/cli/main.ts'
+import { cli, tmp } from './cli-helpers.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const DEMO = join(ROOT, 'examples', 'cluster-demo.yaml')
 const TRACE = join(ROOT, 'test', 'fixtures', 'trace', 'openb_node_list_gpu_node.head50.csv')
 const SMI = join(ROOT, 'test', 'fixtures', 'nvidia-smi', 'h100-passthrough')
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await main(['node', 'gpuplane', ...args], (s) => void (out += s), (s) => void (err += s))
-  return { code, out, err }
-}
-
-function tmp(name: string, text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'gpuplane-inventory-')), name)
-  writeFileSync(file, text)
-  return file
-}
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: Record<string, unknown> }
 const docs = (yaml: string): Obj[] => parseAllDocuments(yaml).map((d) => d.toJS() as Obj)

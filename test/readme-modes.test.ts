@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { main } from '../src/cli/main.ts'
+import { cli as run } from './cli-helpers.ts'
 
 const SPEC = `apiVersion: gpuplane.io/v1alpha1
 kind: Cluster
@@ -27,12 +27,6 @@ spec:
     requests:
 ${requests}${extra}`
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await main(['node', 'gpuplane', ...args], (s) => void (out += s), (s) => void (err += s))
-  return { code, out, err }
-}
 
 test('each publishing mode of the README allocates as the README says', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpuplane-readme-'))
