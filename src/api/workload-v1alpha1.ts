@@ -1,0 +1,57 @@
+// gpuplane.io/v1alpha1 Workload: a pod-like unit the scheduler places (CPU, memory, ResourceClaims, gang, isolation).
+import { z } from 'zod'
+import { Count, ObjectMeta, QuantityString } from './meta.ts'
+import { ResourceClaimSpec } from './resource-v1.ts'
+
+export const GPUPLANE_V1ALPHA1 = 'gpuplane.io/v1alpha1'
+
+export const ISOLATION_LEVELS = ['shared', 'dedicated-nodes', 'vm-per-workload'] as const
+export type IsolationLevel = (typeof ISOLATION_LEVELS)[number]
+
+/** A claim of the workload: an existing ResourceClaim by name, a ResourceClaimTemplate, or an inline spec. */
+export const WorkloadClaim = z.strictObject({
+  /** Name of the claim within the workload (the claim created for it is `<workload>-<name>`). */
+  name: z.string(),
+  /** Use this existing ResourceClaim (shared with whoever else references it). */
+  resourceClaimName: z.string().optional(),
+  /** Create a claim from this ResourceClaimTemplate of the workload's namespace. */
+  resourceClaimTemplateName: z.string().optional(),
+  /** Create a claim with this spec (an inline template). */
+  spec: ResourceClaimSpec.optional(),
+})
+export type WorkloadClaim = z.infer<typeof WorkloadClaim>
+
+export const Toleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Exists', 'Equal']).optional(),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+})
+export type Toleration = z.infer<typeof Toleration>
+
+export const WorkloadSpec = z.strictObject({
+  /** Higher runs first and may preempt lower; default 0. */
+  priority: Count.optional(),
+  /** CPU and memory the workload needs on its node (Kubernetes quantities). */
+  resources: z.strictObject({ cpu: QuantityString.optional(), memory: QuantityString.optional() }).optional(),
+  /** Devices, as DRA ResourceClaims; all of a workload's claims are allocated together on its node. */
+  resourceClaims: z.array(WorkloadClaim).optional(),
+  /** Gang scheduling: the workloads of `group` (same namespace) are placed all together once `minMember` can be. */
+  gang: z.strictObject({ group: z.string(), minMember: Count }).optional(),
+  /** Overrides the namespace's isolation level. */
+  isolation: z.enum(ISOLATION_LEVELS).optional(),
+  /** Node labels the node must have. */
+  nodeSelector: z.record(z.string(), z.string()).optional(),
+  /** Node taints the workload tolerates. */
+  tolerations: z.array(Toleration).optional(),
+})
+export type WorkloadSpec = z.infer<typeof WorkloadSpec>
+
+export const Workload = z.strictObject({
+  apiVersion: z.literal(GPUPLANE_V1ALPHA1),
+  kind: z.literal('Workload'),
+  metadata: ObjectMeta,
+  spec: WorkloadSpec,
+  status: z.looseObject({}).optional(),
+})
+export type Workload = z.infer<typeof Workload>

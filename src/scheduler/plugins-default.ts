@@ -1,0 +1,131 @@
+// Default filter plugins: CPU/memory fit, node selector and taints, and DRA (which delegates to the allocator).
+import { allocate } from '../allocator/index.ts'
+import type { AllocationResult, ResourceClaim } from '../api/resource-v1.ts'
+import { SUCCESS, unschedulable, type CycleContext, type Plugin } from './framework.ts'
+
+/** CPU and memory requests against what the node has left. */
+export const resourcesFit: Plugin = {
+  name: 'resources-fit',
+  filter(ctx, node) {
+    const used = ctx.view.nodeUsage.get(node.name) ?? { cpuMilli: 0, memoryBytes: 0 }
+    if (node.cpuMilli !== undefined && used.cpuMilli + ctx.cpuMilli > node.cpuMilli) {
+      return unschedulable(`insufficient cpu (need ${ctx.cpuMilli}m, ${node.cpuMilli - used.cpuMilli}m free)`)
+    }
+    if (node.memoryBytes !== undefined && used.memoryBytes + ctx.memoryBytes > node.memoryBytes) {
+      return unschedulable(`insufficient memory (need ${gib(ctx.memoryBytes)}, ${gib(node.memoryBytes - used.memoryBytes)} free)`)
+    }
+    return SUCCESS
+  },
+  reserve(ctx, node) {
+    const used = ctx.view.nodeUsage.get(node.name) ?? { cpuMilli: 0, memoryBytes: 0 }
+    ctx.view.nodeUsage.set(node.name, { cpuMilli: used.cpuMilli + ctx.cpuMilli, memoryBytes: used.memoryBytes + ctx.memoryBytes })
+    return SUCCESS
+  },
+  unreserve(ctx, node) {
+    const used = ctx.view.nodeUsage.get(node.name)!
+    ctx.view.nodeUsage.set(node.name, { cpuMilli: used.cpuMilli - ctx.cpuMilli, memoryBytes: used.memoryBytes - ctx.memoryBytes })
+  },
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)}Gi`
+}
+
+/** Node selector labels must match; NoSchedule and NoExecute taints must be tolerated. */
+export const nodeAffinity: Plugin = {
+  name: 'node-affinity',
+  filter(ctx, node) {
+    for (const [k, v] of Object.entries(ctx.workload.spec.nodeSelector ?? {})) {
+      if (node.labels[k] !== v) return unschedulable(`node label ${k}=${v} missing`, true)
+    }
+    for (const taint of node.taints) {
+      if (taint.effect === 'PreferNoSchedule') continue
+      const tolerated = (ctx.workload.spec.tolerations ?? []).some(
+        (t) => (!t.key || t.key === taint.key) && (!t.effect || t.effect === taint.effect) && (t.operator === 'Exists' || (t.value ?? '') === (taint.value ?? '')),
+      )
+      if (!tolerated) return unschedulable(`untolerated taint ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`, true)
+    }
+    return SUCCESS
+  },
+}
+
+const DRA_KEY = 'dra/allocations'
+
+/**
+ * DRA: the allocator decides, per node, which devices the workload's claims get; the profile's
+ * device scores become the allocator's candidate ordering. Reserve records the allocation in the
+ * cluster's allocation state, so no later cycle can hand out the same devices.
+ */
+export const dynamicResources: Plugin = {
+  name: 'dynamic-resources',
+  preFilter(ctx) {
+    return ctx.claims.length === 0 ? { code: 'Skip' } : SUCCESS
+  },
+  filter(ctx, node) {
+    const { snapshot, state } = ctx.view
+    const score = ctx.deviceScore
+    const options = { node: { name: node.name, labels: node.labels }, score: score && ((d: Parameters<NonNullable<typeof score>>[1], attrs: Readonly<Record<string, unknown>>) => score(node, d, attrs)) }
+    // Preferred topology first: the same claims with one more matchAttribute, then as written.
+    let outcome: ReturnType<typeof allocate> | undefined
+    for (const attribute of ctx.preferredMatchAttributes) {
+      const preferred = withPreferredConstraint(ctx.claims, attribute)
+      if (!preferred) continue
+      const o = allocate(snapshot, state, preferred, options)
+      if (o.ok) {
+        outcome = o
+        break
+      }
+    }
+    outcome ??= allocate(snapshot, state, ctx.claims, options)
+    if (!outcome.ok) {
+      return outcome.code === 'CLAIM_UNSATISFIABLE' ? unschedulable(deviceReason(ctx)) : { code: 'Error', reason: `${outcome.code}: ${outcome.reason}` }
+    }
+    allocations(ctx).set(node.name, outcome.allocations)
+    return SUCCESS
+  },
+  reserve(ctx, node) {
+    for (const a of allocations(ctx).get(node.name) ?? []) ctx.view.state.commit(a)
+    return SUCCESS
+  },
+  unreserve(ctx, node) {
+    for (const a of allocations(ctx).get(node.name) ?? []) ctx.view.state.release(a)
+  },
+}
+
+/** The allocations the DRA filter found for each node in this cycle. */
+export function allocations(ctx: CycleContext): Map<string, AllocationResult[]> {
+  let m = ctx.data.get(DRA_KEY) as Map<string, AllocationResult[]> | undefined
+  if (!m) ctx.data.set(DRA_KEY, (m = new Map()))
+  return m
+}
+
+/** A short description of what the claims ask for, for "why not here" messages. */
+function deviceReason(ctx: CycleContext): string {
+  const parts = ctx.claims.flatMap((c) =>
+    (c.spec.devices?.requests ?? []).map((r) => {
+      const e = r.exactly ?? r.firstAvailable?.[0]
+      const n = e?.allocationMode === 'All' ? 'all' : String(e?.count ?? 1)
+      return `${n} × ${e?.deviceClassName ?? '?'}`
+    }),
+  )
+  const constrained = ctx.claims.some((c) => (c.spec.devices?.constraints?.length ?? 0) > 0)
+  return `insufficient devices (need ${parts.join(' + ')}${constrained ? ' under the claims\' constraints' : ''})`
+}
+
+
+/**
+ * The claims with `matchAttribute: attribute` added to each claim that asks for more than one device
+ * and does not constrain that attribute already; undefined when no claim would change.
+ */
+function withPreferredConstraint(claims: ResourceClaim[], attribute: string): ResourceClaim[] | undefined {
+  let changed = false
+  const out = claims.map((c) => {
+    const devices = c.spec.devices
+    const requests = devices?.requests ?? []
+    const count = requests.reduce((n, r) => n + (r.exactly ? (r.exactly.allocationMode === 'All' ? 2 : (r.exactly.count ?? 1)) : 1), 0)
+    if (count < 2 || requests.some((r) => !r.exactly) || devices?.constraints?.some((k) => k.matchAttribute === attribute)) return c
+    changed = true
+    return { ...c, spec: { ...c.spec, devices: { ...devices, constraints: [...(devices?.constraints ?? []), { matchAttribute: attribute }] } } }
+  })
+  return changed ? out : undefined
+}

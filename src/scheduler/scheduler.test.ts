@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import type { ResourceClaimSpec } from '../api/resource-v1.ts'
+import type { Workload } from '../api/workload-v1alpha1.ts'
+import { deviceClasses, publishHost } from '../inventory/publish.ts'
+import type { HostInfo } from '../inventory/types.ts'
+import { defaultProfile, Scheduler } from './scheduler.ts'
+import type { SchedNode } from './types.ts'
+import { clusterView } from './view.ts'
+
+/** A host of `n` H100s; `domains` NVLink domains of equal size (0: none). */
+function host(name: string, n = 8, domains = 1): HostInfo {
+  return {
+    node: name,
+    mode: 'whole',
+    gpus: Array.from({ length: n }, (_, i) => ({
+      index: i,
+      uuid: `GPU-${name}-${i}`,
+      productName: 'NVIDIA H100 80GB HBM3',
+      model: 'H100-80GB',
+      ...(domains > 0 ? { nvlinkDomain: `${name}-nvl${Math.floor(i / (n / domains))}` } : {}),
+    })),
+  }
+}
+
+function view(hosts: HostInfo[], nodes?: SchedNode[]) {
+  return clusterView({ nodes: nodes ?? hosts.map((h) => ({ name: h.node, labels: {}, taints: [], cpuMilli: 64000, memoryBytes: 512 * 2 ** 30 })), slices: hosts.flatMap((h) => publishHost(h)), classes: deviceClasses() })
+}
+
+function gpus(count: number, sameDomain = false): ResourceClaimSpec {
+  return { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.nvidia.com', count } }], ...(sameDomain ? { constraints: [{ matchAttribute: 'gpuplane.io/nvlinkDomain' }] } : {}) } }
+}
+
+function workload(name: string, claim?: ResourceClaimSpec, extra: Partial<Workload['spec']> = {}, namespace = 'team'): Workload {
+  return { apiVersion: 'gpuplane.io/v1alpha1', kind: 'Workload', metadata: { name, namespace }, spec: { resources: { cpu: '4', memory: '16Gi' }, ...(claim ? { resourceClaims: [{ name: 'gpus', spec: claim }] } : {}), ...extra } }
+}
+
+test('places a workload and reports the devices; explains why not per node class', () => {
+  const s = new Scheduler(view([host('a'), host('b')]))
+  const d = s.scheduleOne(workload('w1', gpus(2, true)))
+  assert.ok(d.ok)
+  assert.equal(d.node, 'a')
+  assert.deepEqual(d.allocations[0].devices!.results!.map((r) => r.device), ['gpu-0', 'gpu-1'])
+  const big = s.scheduleOne(workload('w2', gpus(9)))
+  assert.equal(big.ok, false)
+  assert.match(!big.ok ? big.reason : '', /^2 nodes: insufficient devices \(need 9 × gpu\.nvidia\.com\)/)
+})
+
+test('binpack fills a node first; spread goes to the emptier node', () => {
+  const packed = new Scheduler(view([host('a'), host('b')]), defaultProfile({ binpack: 1 }))
+  const spreadOut = new Scheduler(view([host('a'), host('b')]), defaultProfile({ spread: 1 }))
+  const nodesOf = (s: Scheduler) => [1, 2, 3].map((i) => s.scheduleOne(workload(`w${i}`, gpus(1)))).map((d) => (d.ok ? d.node : '-'))
+  assert.deepEqual(nodesOf(packed), ['a', 'a', 'a'])
+  assert.deepEqual(nodesOf(spreadOut), ['a', 'b', 'a'])
+})
+
+test('topology keeps a 2-GPU claim inside one NVLink domain and leaves whole domains free', () => {
+  // Node a: GPUs in pairs (4 domains). A first 1-GPU workload takes domain 0; a 2-GPU workload
+  // without a constraint then still lands on a fresh pair, not across domains.
+  const s = new Scheduler(view([host('a', 8, 4)]), defaultProfile({ topology: 1, binpack: 1 }))
+  const one = s.scheduleOne(workload('one', gpus(1)))
+  const two = s.scheduleOne(workload('two', gpus(2)))
+  assert.ok(one.ok && two.ok)
+  const devs = two.allocations[0].devices!.results!.map((r) => r.device)
+  assert.deepEqual(devs, ['gpu-2', 'gpu-3'])
+})
+
+test('topology: a single GPU completes a domain in use rather than breaking a free one', () => {
+  const s = new Scheduler(view([host('a', 8, 4)]), defaultProfile({ topology: 1 }))
+  const first = (d: ReturnType<Scheduler['scheduleOne']>) => (d.ok ? d.allocations[0].devices!.results!.map((r) => r.device) : [])
+  assert.deepEqual(first(s.scheduleOne(workload('pair', gpus(2)))), ['gpu-0', 'gpu-1'])
+  assert.deepEqual(first(s.scheduleOne(workload('single', gpus(1)))), ['gpu-2'])
+  assert.ok(s.unschedule('team/pair'))
+  // Domain 0 is whole again and domain 1 is half used: first fit would take gpu-0.
+  assert.deepEqual(first(s.scheduleOne(workload('next', gpus(1)))), ['gpu-3'])
+})
+
+test('filters: node selector, taints, CPU and memory', () => {
+  const nodes: SchedNode[] = [
+    { name: 'a', labels: { zone: 'x' }, taints: [{ key: 'dedicated', value: 'ml', effect: 'NoSchedule' }], cpuMilli: 64000, memoryBytes: 2 ** 40 },
+    { name: 'b', labels: { zone: 'y' }, taints: [], cpuMilli: 2000, memoryBytes: 2 ** 40 },
+  ]
+  const s = new Scheduler(view([host('a'), host('b')], nodes))
+  const d = s.scheduleOne(workload('w', gpus(1), { nodeSelector: { zone: 'x' } }))
+  assert.equal(d.ok, false)
+  assert.match(!d.ok ? d.reason : '', /1 node: node label zone=x missing; 1 node: untolerated taint dedicated=ml:NoSchedule|1 node: untolerated taint dedicated=ml:NoSchedule; 1 node: node label zone=x missing/)
+  const ok = s.scheduleOne(workload('w2', gpus(1), { nodeSelector: { zone: 'x' }, tolerations: [{ key: 'dedicated', operator: 'Exists' }] }))
+  assert.ok(ok.ok && ok.node === 'a')
+  const cpu = s.scheduleOne(workload('w3', gpus(1), { nodeSelector: { zone: 'y' } }))
+  assert.match(!cpu.ok ? cpu.reason : '', /insufficient cpu \(need 4000m, 2000m free\)/)
+})
+
+test('a gang is placed all together or not at all, holding nothing when it fails', () => {
+  const s = new Scheduler(view([host('a', 8), host('b', 8)]))
+  const member = (i: number) => workload(`m${i}`, gpus(8), { gang: { group: 'job', minMember: 3 } })
+  const decisions = s.scheduleAll([member(0), member(1), member(2)])
+  assert.ok(decisions.every((d) => !d.ok))
+  assert.match(!decisions[0].ok ? decisions[0].reason : '', /gang job: only 2 of 3 members fit together, none placed/)
+  // Everything was released: an 8-GPU workload fits on each node again.
+  assert.ok(s.scheduleOne(workload('after-a', gpus(8))).ok)
+  assert.ok(s.scheduleOne(workload('after-b', gpus(8))).ok)
+  const small = new Scheduler(view([host('a', 8), host('b', 8)]))
+  const twoOfTwo = small.scheduleAll([0, 1].map((i) => workload(`g${i}`, gpus(8), { gang: { group: 'pair', minMember: 2 } })))
+  assert.deepEqual(twoOfTwo.map((d) => (d.ok ? d.node : '-')), ['a', 'b'])
+})
+
+test('higher priority goes first; the same input gives the same decisions', () => {
+  const batch = [workload('low', gpus(8)), workload('high', gpus(8), { priority: 100 })]
+  const run = () => new Scheduler(view([host('a', 8)])).scheduleAll(batch).map((d) => [d.workload, d.ok])
+  assert.deepEqual(run(), [['team/low', false], ['team/high', true]])
+  assert.deepEqual(run(), run())
+})
+
+test('property: under random placements and removals no device is held twice and no node is overcommitted', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.record({ op: fc.constant('add' as const), gpus: fc.integer({ min: 0, max: 5 }), cpu: fc.integer({ min: 1, max: 20 }) }), fc.record({ op: fc.constant('remove' as const), which: fc.nat() })), { maxLength: 40 }),
+      (events) => {
+        const nodes: SchedNode[] = ['a', 'b'].map((name) => ({ name, labels: {}, taints: [], cpuMilli: 32000, memoryBytes: 2 ** 40 }))
+        const s = new Scheduler(view([host('a', 4, 2), host('b', 4, 0)], nodes))
+        const live: Array<{ key: string; node: string; devices: string[]; cpu: number }> = []
+        events.forEach((e, i) => {
+          if (e.op === 'add') {
+            const w = workload(`w${i}`, e.gpus > 0 ? gpus(e.gpus) : undefined, { resources: { cpu: String(e.cpu), memory: '1Gi' } })
+            const d = s.scheduleOne(w)
+            if (d.ok) live.push({ key: d.workload, node: d.node, devices: d.allocations.flatMap((a) => a.devices!.results!.map((r) => `${r.pool}/${r.device}`)), cpu: e.cpu })
+          } else if (live.length > 0) {
+            const [gone] = live.splice(e.which % live.length, 1)
+            assert.ok(s.unschedule(gone.key))
+          }
+          const held = live.flatMap((l) => l.devices)
+          assert.equal(new Set(held).size, held.length, 'a device is held twice')
+          for (const n of ['a', 'b']) assert.ok(live.filter((l) => l.node === n).reduce((c, l) => c + l.cpu, 0) <= 32, `node ${n} overcommitted`)
+          for (const l of live) for (const dev of l.devices) assert.ok(dev.startsWith(`${l.node}/`), 'devices on the workload\'s node')
+        })
+      },
+    ),
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 100) },
+  )
+})

@@ -1,0 +1,227 @@
+// The scheduling cycle: resolve a workload's claims, filter and score nodes, reserve and permit; gangs all-or-nothing.
+import { Quantity } from '../api/quantity.ts'
+import type { AllocationResult, ResourceClaim } from '../api/resource-v1.ts'
+import type { Workload } from '../api/workload-v1alpha1.ts'
+import { GpuplaneError } from '../common/errors.ts'
+import { SUCCESS, type CycleContext, type Plugin, type Profile, type Status } from './framework.ts'
+import { allocations, dynamicResources, nodeAffinity, resourcesFit } from './plugins-default.ts'
+import { binpack, spread, topology } from './plugins-score.ts'
+import type { ClusterView, SchedNode } from './types.ts'
+
+export type Decision =
+  | { workload: string; ok: true; node: string; claims: ResourceClaim[]; allocations: AllocationResult[] }
+  | { workload: string; ok: false; reason: string }
+
+/** The default profile: every default plugin; binpack and topology score. */
+export function defaultProfile(weights: Record<string, number> = { binpack: 1, topology: 1 }): Profile {
+  return { name: 'default', plugins: [nodeAffinity, resourcesFit, dynamicResources, binpack, spread, topology], weights }
+}
+
+export function workloadKey(w: Workload): string {
+  return `${w.metadata.namespace ?? 'default'}/${w.metadata.name ?? ''}`
+}
+
+interface Placement {
+  ctx: CycleContext
+  node: SchedNode
+  reserved: Plugin[]
+}
+
+/**
+ * Places workloads on a ClusterView. Decisions are deterministic: nodes are considered in name order,
+ * the queue in priority order then submission order, and the allocator's own order is upstream's.
+ */
+export class Scheduler {
+  private readonly placements = new Map<string, Placement>()
+  private readonly nodes: SchedNode[]
+
+  constructor(
+    readonly view: ClusterView,
+    readonly profile: Profile = defaultProfile(),
+  ) {
+    this.nodes = [...view.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  }
+
+  /** Schedules a batch: highest priority first (stable), each gang as a unit. */
+  scheduleAll(workloads: readonly Workload[]): Decision[] {
+    const order = workloads.map((w, i) => ({ w, i })).sort((a, b) => (b.w.spec.priority ?? 0) - (a.w.spec.priority ?? 0) || a.i - b.i)
+    const decisions = new Map<string, Decision>()
+    const done = new Set<string>()
+    for (const { w } of order) {
+      const key = workloadKey(w)
+      if (done.has(key)) continue
+      const gang = w.spec.gang
+      if (!gang) {
+        decisions.set(key, this.scheduleOne(w))
+        done.add(key)
+        continue
+      }
+      const members = order.map((o) => o.w).filter((m) => m.spec.gang?.group === gang.group && (m.metadata.namespace ?? 'default') === (w.metadata.namespace ?? 'default'))
+      for (const [k, d] of this.scheduleGang(members, gang.minMember)) {
+        decisions.set(k, d)
+        done.add(k)
+      }
+    }
+    return workloads.map((w) => decisions.get(workloadKey(w))!)
+  }
+
+  /** All or nothing: if fewer than minMember members fit, every member's reservation is undone. */
+  scheduleGang(members: readonly Workload[], minMember: number): Map<string, Decision> {
+    const out = new Map<string, Decision>()
+    for (const m of members) out.set(workloadKey(m), this.scheduleOne(m))
+    const placed = [...out.values()].filter((d) => d.ok).length
+    if (placed >= minMember) return out
+    for (const m of members) if (out.get(workloadKey(m))!.ok) this.unschedule(workloadKey(m))
+    const group = members[0]?.spec.gang?.group
+    for (const m of members) {
+      const d = out.get(workloadKey(m))!
+      const why = d.ok ? '' : `; this member: ${d.reason}`
+      out.set(workloadKey(m), { workload: workloadKey(m), ok: false, reason: `gang ${group}: only ${placed} of ${minMember} members fit together, none placed${why}` })
+    }
+    return out
+  }
+
+  /** One scheduling cycle for one workload. */
+  scheduleOne(w: Workload): Decision {
+    const key = workloadKey(w)
+    if (this.placements.has(key)) throw new GpuplaneError('INVALID_INPUT', `workload ${key} is already placed`)
+    let ctx: CycleContext
+    try {
+      ctx = this.cycleContext(w)
+    } catch (e) {
+      if (e instanceof GpuplaneError) return { workload: key, ok: false, reason: e.message }
+      throw e
+    }
+    const skipped = new Set<string>()
+    for (const p of this.profile.plugins) {
+      if (!p.preFilter) continue
+      const s = p.preFilter(ctx)
+      if (s.code === 'Skip') skipped.add(p.name)
+      else if (s.code !== 'Success') return { workload: key, ok: false, reason: `${p.name}: ${s.reason ?? s.code}` }
+    }
+
+    const feasible: SchedNode[] = []
+    const reasons = new Map<string, number>()
+    for (const node of this.nodes) {
+      const s = this.filter(ctx, node, skipped)
+      if (s.code === 'Success') feasible.push(node)
+      else if (s.code === 'Error') return { workload: key, ok: false, reason: `${s.plugin}: ${s.reason}` }
+      else reasons.set(s.reason ?? s.code, (reasons.get(s.reason ?? s.code) ?? 0) + 1)
+    }
+    if (feasible.length === 0) return { workload: key, ok: false, reason: explain(reasons, this.nodes.length) }
+
+    const ranked = feasible.map((node) => ({ node, score: this.score(ctx, node) })).sort((a, b) => b.score - a.score)
+    for (const { node } of ranked) {
+      const placement = this.reserve(ctx, node)
+      if (!placement) continue
+      this.placements.set(key, placement)
+      return { workload: key, ok: true, node: node.name, claims: ctx.claims, allocations: allocations(ctx).get(node.name) ?? [] }
+    }
+    return { workload: key, ok: false, reason: 'every feasible node refused the reservation' }
+  }
+
+  /** Undoes a placement (the workload ended, was preempted, or its gang failed). */
+  unschedule(key: string): boolean {
+    const p = this.placements.get(key)
+    if (!p) return false
+    for (const plugin of [...p.reserved].reverse()) plugin.unreserve?.(p.ctx, p.node)
+    this.placements.delete(key)
+    return true
+  }
+
+  placementOf(key: string): string | undefined {
+    return this.placements.get(key)?.node.name
+  }
+
+  private filter(ctx: CycleContext, node: SchedNode, skipped: Set<string>): Status {
+    for (const p of this.profile.plugins) {
+      if (!p.filter || skipped.has(p.name)) continue
+      const s = p.filter(ctx, node)
+      if (s.code !== 'Success') return { ...s, plugin: p.name }
+    }
+    return SUCCESS
+  }
+
+  private score(ctx: CycleContext, node: SchedNode): number {
+    let total = 0
+    for (const p of this.profile.plugins) {
+      const weight = this.profile.weights[p.name] ?? 0
+      if (p.score && weight > 0) total += weight * p.score(ctx, node)
+    }
+    return total
+  }
+
+  private reserve(ctx: CycleContext, node: SchedNode): Placement | undefined {
+    const reserved: Plugin[] = []
+    const undo = () => {
+      for (const p of [...reserved].reverse()) p.unreserve?.(ctx, node)
+    }
+    for (const p of this.profile.plugins) {
+      if (!p.reserve) continue
+      if (p.reserve(ctx, node).code !== 'Success') {
+        undo()
+        return undefined
+      }
+      reserved.push(p)
+    }
+    for (const p of this.profile.plugins) {
+      const s = p.permit?.(ctx, node)
+      if (s && s.code !== 'Success' && s.code !== 'Wait') {
+        undo()
+        return undefined
+      }
+    }
+    return { ctx, node, reserved }
+  }
+
+  private cycleContext(w: Workload): CycleContext {
+    const ctx: CycleContext = {
+      workload: w,
+      claims: resolveClaims(w, this.view),
+      cpuMilli: milli(w.spec.resources?.cpu),
+      memoryBytes: Number(w.spec.resources?.memory !== undefined ? Quantity.parse(w.spec.resources.memory).value() : 0n),
+      view: this.view,
+      data: new Map(),
+      preferredMatchAttributes: this.profile.plugins.filter((p) => (this.profile.weights[p.name] ?? 0) > 0).flatMap((p) => p.preferredMatchAttributes ?? []),
+    }
+    const scorers = this.profile.plugins.filter((p) => p.scoreDevice && (this.profile.weights[p.name] ?? 0) > 0)
+    if (scorers.length > 0) {
+      ctx.deviceScore = (node, device, attributes) => scorers.reduce((sum, p) => sum + this.profile.weights[p.name]! * p.scoreDevice!(ctx, node, device, attributes), 0)
+    }
+    return ctx
+  }
+}
+
+function milli(q: string | undefined): number {
+  return q === undefined ? 0 : Number(Quantity.parse(q).milliValue())
+}
+
+/** Claims referenced by name, or instantiated from a template or an inline spec as `<workload>-<claim>`. */
+export function resolveClaims(w: Workload, view: ClusterView): ResourceClaim[] {
+  const ns = w.metadata.namespace ?? 'default'
+  return (w.spec.resourceClaims ?? []).map((c) => {
+    if (c.resourceClaimName) {
+      const claim = view.claims.get(`${ns}/${c.resourceClaimName}`)
+      if (!claim) throw new GpuplaneError('NOT_FOUND', `workload ${ns}/${w.metadata.name}: ResourceClaim ${c.resourceClaimName} does not exist in namespace ${ns}`)
+      return claim
+    }
+    let spec = c.spec
+    if (c.resourceClaimTemplateName) {
+      const t = view.templates.get(`${ns}/${c.resourceClaimTemplateName}`)
+      if (!t) throw new GpuplaneError('NOT_FOUND', `workload ${ns}/${w.metadata.name}: ResourceClaimTemplate ${c.resourceClaimTemplateName} does not exist in namespace ${ns}`)
+      spec = t.spec.spec
+    }
+    if (!spec) throw new GpuplaneError('INVALID_INPUT', `workload ${ns}/${w.metadata.name}: claim ${c.name} needs resourceClaimName, resourceClaimTemplateName or spec`)
+    const name = `${w.metadata.name}-${c.name}`
+    return { apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name, namespace: ns, uid: `${ns}/${name}` }, spec }
+  })
+}
+
+/** "3 nodes: insufficient devices (...); 2 nodes: untolerated taint ..." — most common reason first. */
+function explain(reasons: Map<string, number>, nodes: number): string {
+  if (nodes === 0) return 'no nodes'
+  return [...reasons]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([reason, n]) => `${n} node${n === 1 ? '' : 's'}: ${reason}`)
+    .join('; ')
+}

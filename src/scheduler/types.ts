@@ -1,0 +1,33 @@
+// The scheduler's view of a cluster: nodes with capacity, the DRA snapshot and what is in use.
+import type { ResourceClaim, ResourceClaimTemplate } from '../api/resource-v1.ts'
+import type { AllocationState, Snapshot } from '../allocator/index.ts'
+
+export interface NodeTaint {
+  key: string
+  value?: string
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
+}
+
+/** A worker node: a host or a virtual machine carved from one. */
+export interface SchedNode {
+  name: string
+  labels: Record<string, string>
+  taints: NodeTaint[]
+  /** Allocatable CPU in milli-CPU; undefined means not limited. */
+  cpuMilli?: number
+  /** Allocatable memory in bytes; undefined means not limited. */
+  memoryBytes?: number
+}
+
+/** What the scheduler decides against. Mutated only through the scheduler's reserve/unreserve. */
+export interface ClusterView {
+  nodes: SchedNode[]
+  snapshot: Snapshot
+  state: AllocationState
+  /** CPU and memory requested by the workloads placed on each node. */
+  nodeUsage: Map<string, { cpuMilli: number; memoryBytes: number }>
+  /** ResourceClaims by `namespace/name` (for workloads that reference one). */
+  claims: Map<string, ResourceClaim>
+  /** ResourceClaimTemplates by `namespace/name`. */
+  templates: Map<string, ResourceClaimTemplate>
+}
