@@ -5,21 +5,21 @@ import type { Workload } from '../api/workload-v1alpha1.ts'
 import { GpuplaneError } from '../common/errors.ts'
 import { SUCCESS, type CycleContext, type Plugin, type Profile, type Status } from './framework.ts'
 import { allocations, dynamicResources, nodeAffinity, resourcesFit } from './plugins-default.ts'
+import { namespaceQuota } from './plugins-quota.ts'
 import { binpack, spread, topology } from './plugins-score.ts'
+import { workloadKeyOf as workloadKey } from './workload-key.ts'
 import type { ClusterView, SchedNode } from './types.ts'
 
 export type Decision =
   | { workload: string; ok: true; node: string; claims: ResourceClaim[]; allocations: AllocationResult[] }
   | { workload: string; ok: false; reason: string }
 
-/** The default profile: every default plugin; binpack and topology score. */
+/** The default profile: every default plugin (quota after DRA, which it counts); binpack and topology score. */
 export function defaultProfile(weights: Record<string, number> = { binpack: 1, topology: 1 }): Profile {
-  return { name: 'default', plugins: [nodeAffinity, resourcesFit, dynamicResources, binpack, spread, topology], weights }
+  return { name: 'default', plugins: [nodeAffinity, resourcesFit, dynamicResources, namespaceQuota, binpack, spread, topology], weights }
 }
 
-export function workloadKey(w: Workload): string {
-  return `${w.metadata.namespace ?? 'default'}/${w.metadata.name ?? ''}`
-}
+export { workloadKeyOf as workloadKey } from './workload-key.ts'
 
 interface Placement {
   ctx: CycleContext
@@ -111,13 +111,17 @@ export class Scheduler {
     if (feasible.length === 0) return { workload: key, ok: false, reason: explain(reasons, this.nodes.length) }
 
     const ranked = feasible.map((node) => ({ node, score: this.score(ctx, node) })).sort((a, b) => b.score - a.score)
+    const refusals = new Map<string, number>()
     for (const { node } of ranked) {
       const placement = this.reserve(ctx, node)
-      if (!placement) continue
+      if ('refused' in placement) {
+        refusals.set(placement.refused, (refusals.get(placement.refused) ?? 0) + 1)
+        continue
+      }
       this.placements.set(key, placement)
       return { workload: key, ok: true, node: node.name, claims: ctx.claims, allocations: allocations(ctx).get(node.name) ?? [] }
     }
-    return { workload: key, ok: false, reason: 'every feasible node refused the reservation' }
+    return { workload: key, ok: false, reason: `reservation refused on ${explain(refusals, feasible.length)}` }
   }
 
   /** Undoes a placement (the workload ended, was preempted, or its gang failed). */
@@ -151,25 +155,22 @@ export class Scheduler {
     return total
   }
 
-  private reserve(ctx: CycleContext, node: SchedNode): Placement | undefined {
+  /** Reserve then permit on one node; a refusal undoes what was reserved and says why. */
+  private reserve(ctx: CycleContext, node: SchedNode): Placement | { refused: string } {
     const reserved: Plugin[] = []
-    const undo = () => {
-      for (const p of [...reserved].reverse()) p.unreserve?.(ctx, node)
+    const refuse = (p: Plugin, s: Status) => {
+      for (const r of [...reserved].reverse()) r.unreserve?.(ctx, node)
+      return { refused: `${p.name}: ${s.reason ?? s.code}` }
     }
     for (const p of this.profile.plugins) {
       if (!p.reserve) continue
-      if (p.reserve(ctx, node).code !== 'Success') {
-        undo()
-        return undefined
-      }
+      const s = p.reserve(ctx, node)
+      if (s.code !== 'Success') return refuse(p, s)
       reserved.push(p)
     }
     for (const p of this.profile.plugins) {
       const s = p.permit?.(ctx, node)
-      if (s && s.code !== 'Success' && s.code !== 'Wait') {
-        undo()
-        return undefined
-      }
+      if (s && s.code !== 'Success' && s.code !== 'Wait') return refuse(p, s)
     }
     return { ctx, node, reserved }
   }

@@ -1,6 +1,7 @@
 // The scheduler's view of a cluster: nodes with capacity, the DRA snapshot and what is in use.
 import type { ResourceClaim, ResourceClaimTemplate } from '../api/resource-v1.ts'
 import type { AllocationState, Snapshot } from '../allocator/index.ts'
+import type { QuotaLedger } from './quota.ts'
 
 export interface NodeTaint {
   key: string
@@ -30,4 +31,6 @@ export interface ClusterView {
   claims: Map<string, ResourceClaim>
   /** ResourceClaimTemplates by `namespace/name`. */
   templates: Map<string, ResourceClaimTemplate>
+  /** Namespace quotas; without a ledger, or for a namespace it does not know, nothing is limited. */
+  quota?: QuotaLedger
 }

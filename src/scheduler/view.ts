@@ -2,6 +2,8 @@
 import { AllocationState, Snapshot } from '../allocator/index.ts'
 import { Quantity } from '../api/quantity.ts'
 import type { DeviceClass, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../api/resource-v1.ts'
+import type { Namespace } from '../api/namespace-v1alpha1.ts'
+import { QuotaLedger } from './quota.ts'
 import type { ClusterView, NodeTaint, SchedNode } from './types.ts'
 
 export interface ViewInput {
@@ -10,6 +12,8 @@ export interface ViewInput {
   classes: DeviceClass[]
   claims?: ResourceClaim[]
   templates?: ResourceClaimTemplate[]
+  /** gpuplane Namespaces whose quotas apply. */
+  namespaces?: Namespace[]
 }
 
 export function clusterView(input: ViewInput): ClusterView {
@@ -22,6 +26,7 @@ export function clusterView(input: ViewInput): ClusterView {
     nodeUsage: new Map(),
     claims: new Map((input.claims ?? []).map((c) => [key(c), c])),
     templates: new Map((input.templates ?? []).map((t) => [key(t), t])),
+    ...(input.namespaces ? { quota: new QuotaLedger(input.namespaces) } : {}),
   }
 }
 

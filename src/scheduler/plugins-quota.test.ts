@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { Namespace } from '../api/namespace-v1alpha1.ts'
+import type { Workload } from '../api/workload-v1alpha1.ts'
+import { deviceClasses, publishHost } from '../inventory/publish.ts'
+import { Scheduler } from './scheduler.ts'
+import { clusterView } from './view.ts'
+
+const hostA = publishHost({ node: 'a', mode: 'whole', gpus: Array.from({ length: 8 }, (_, i) => ({ index: i, uuid: `GPU-a-${i}`, productName: 'NVIDIA H100 80GB HBM3', model: 'H100-80GB' })) })
+
+function ns(name: string, gpus: number, extra: Partial<Namespace['spec']> = {}): Namespace {
+  return { apiVersion: 'gpuplane.io/v1alpha1', kind: 'Namespace', metadata: { name }, spec: { quota: { gpus }, ...extra } } as Namespace
+}
+
+function workload(name: string, namespace: string, count: number, priority = 0): Workload {
+  return {
+    apiVersion: 'gpuplane.io/v1alpha1',
+    kind: 'Workload',
+    metadata: { name, namespace },
+    spec: { priority, resourceClaims: [{ name: 'gpus', spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.nvidia.com', count } }] } } }] },
+  }
+}
+
+function scheduler(namespaces: Namespace[]) {
+  return new Scheduler(clusterView({ nodes: [{ name: 'a', labels: {}, taints: [] }], slices: hostA, classes: deviceClasses(), namespaces }))
+}
+
+test('a namespace gets its quota, borrows what its cohort lends, and no more', () => {
+  const s = scheduler([ns('team-a', 4, { cohort: 'ml' }), ns('team-b', 4, { cohort: 'ml', lendingLimit: { gpus: 2 } })])
+  const first = s.scheduleOne(workload('big', 'team-a', 6))
+  assert.ok(first.ok, !first.ok ? first.reason : '')
+  assert.deepEqual(s.view.quota!.borrowedBy('team-a'), { gpus: 2n })
+  const more = s.scheduleOne(workload('more', 'team-a', 1))
+  assert.equal(more.ok, false)
+  assert.match(!more.ok ? more.reason : '', /quota of namespace team-a/)
+  // team-b still has its own 2 GPUs (4 minus the 2 it lent).
+  assert.ok(s.scheduleOne(workload('b1', 'team-b', 2)).ok)
+  // Releasing the borrower gives the lender its quota back.
+  assert.ok(s.unschedule('team-a/big'))
+  assert.deepEqual(s.view.quota!.borrowedBy('team-a'), {})
+  assert.ok(s.scheduleOne(workload('b2', 'team-b', 2)).ok)
+})
+
+test('a failed quota reservation releases the devices the DRA plugin reserved', () => {
+  // Two GPUs pass the pre-filter's count, but two H100s' memory exceeds the 100Gi quota: only the
+  // reservation, which sees the devices, can tell.
+  const s = scheduler([{ ...ns('small', 2), spec: { quota: { gpus: 2, gpuMemory: '100Gi' } } } as Namespace])
+  const d = s.scheduleOne(workload('two', 'small', 2))
+  assert.equal(d.ok, false)
+  assert.match(!d.ok ? d.reason : '', /^reservation refused on 1 node: namespace-quota: quota of namespace small: .*gpuMemory/)
+  assert.deepEqual(s.view.quota!.usage('small'), {})
+  // Nothing is held: another namespace without quota limits takes all 8 GPUs.
+  assert.ok(s.scheduleOne(workload('all', 'other', 8)).ok)
+})
