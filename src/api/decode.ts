@@ -108,7 +108,7 @@ function decodeOne(value: unknown, location: ErrorLocation, objects: Decoded[], 
   objects.push({ object, location, seq: objects.length + foreign.length })
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+export function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling against resource.k8s.io/v1`

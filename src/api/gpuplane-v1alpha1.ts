@@ -23,13 +23,13 @@
 //       host: h100-sxm-1
 //       passthroughGpus: [0, 1]
 import { z } from 'zod'
-import { GpuplaneError, type ErrorLocation } from '../common/errors.ts'
-import { decodeText, formatPath, type Foreign } from './decode.ts'
+import type { ErrorLocation } from '../common/errors.ts'
+import type { Foreign } from './decode.ts'
+import { decodeKind, GPUPLANE_V1ALPHA1, parseKind, type KindDecoder } from './decode-kind.ts'
 import { Count, ObjectMeta, QuantityString } from './meta.ts'
 import { dnsSubdomainProblems, labelKeyProblems, labelValueProblems } from './names.ts'
 
-export const GPUPLANE_GROUP = 'gpuplane.io'
-export const GPUPLANE_V1ALPHA1 = 'gpuplane.io/v1alpha1'
+export { fieldLocation, GPUPLANE_GROUP, GPUPLANE_V1ALPHA1 } from './decode-kind.ts'
 
 /** Most GPUs one host may declare; real servers carry up to 16 (DGX-2, HGX-2), so this leaves room. */
 export const MAX_GPUS_PER_HOST = 64
@@ -248,10 +248,7 @@ export interface DecodedCluster {
   location: ErrorLocation
 }
 
-/** The location of a field of an object decoded at `base` (prefixes the object's path inside a List). */
-export function fieldLocation(base: ErrorLocation, path: string): ErrorLocation {
-  return { ...base, path: base.path ? (path ? `${base.path}.${path}` : base.path) : path }
-}
+const CLUSTER_DECODER: KindDecoder<typeof Cluster> = { kind: 'Cluster', schema: Cluster, help: 'gpuplane inventory cluster --help' }
 
 /**
  * Reads the Cluster objects of a YAML/JSON text (multi-document, `kind: List` too). DRA objects in
@@ -259,50 +256,19 @@ export function fieldLocation(base: ErrorLocation, path: string): ErrorLocation 
  * Throws GpuplaneError (INVALID_INPUT) naming file, document and field path.
  */
 export function decodeClusters(text: string, file?: string): DecodedCluster[] {
-  const { foreign } = decodeText(text, file)
-  return foreign.filter((f) => f.kind === 'Cluster' && f.apiVersion.startsWith(`${GPUPLANE_GROUP}/`)).map(parseCluster)
+  return decodeKind(text, file, CLUSTER_DECODER).map(({ object, location }) => ({ cluster: object, location }))
 }
 
 /** Shape checks of one Cluster read by decodeText; cross-field and catalog checks follow in src/inventory/cluster.ts. */
 export function parseCluster(f: Foreign): DecodedCluster {
-  if (f.apiVersion !== GPUPLANE_V1ALPHA1) {
-    throw new GpuplaneError('INVALID_INPUT', `apiVersion ${f.apiVersion} is not supported for Cluster; use ${GPUPLANE_V1ALPHA1}`, fieldLocation(f.location, 'apiVersion'))
-  }
-  const parsed = Cluster.safeParse(f.raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new GpuplaneError('INVALID_INPUT', describeIssue(issue, valueAt(f.raw, issue.path)), fieldLocation(f.location, formatPath(issue.path)))
-  }
-  return { cluster: parsed.data, location: f.location }
+  const { object, location } = parseKind(f, CLUSTER_DECODER)
+  return { cluster: object, location }
 }
 
 /** Expands `replicas`: the host names a host entry stands for. */
 export function hostNames(host: Pick<ClusterHost, 'name' | 'replicas'>): string[] {
   if (host.replicas === undefined) return [host.name]
   return Array.from({ length: host.replicas }, (_, i) => `${host.name}-${i}`)
-}
-
-/** The input value at a zod issue path (undefined when a field on the way is missing). */
-function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let v = raw
-  for (const seg of path) v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[seg] : undefined
-  return v
-}
-
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling against ${GPUPLANE_V1ALPHA1} Cluster (gpuplane inventory cluster --help)`
-    case 'invalid_type':
-      return `expected ${issue.expected}${input === undefined ? ', but the field is missing' : ''}`
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
-    case 'too_small':
-      // zod's own wording ("Too small: ...") is replaced; messages given in the schema are kept.
-      return issue.message.startsWith('Too small') ? `must have at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'item' : 'character'}${Number(issue.minimum) === 1 ? '' : 's'}` : issue.message
-    default:
-      return issue.message
-  }
 }
 
 /** One line per field of a Cluster, for `gpuplane inventory cluster --help`; keep it beside the schema so the two agree. */

@@ -30,8 +30,8 @@
 //     priorityClass: batch-low
 import { z } from 'zod'
 import { GpuplaneError, type ErrorLocation } from '../common/errors.ts'
-import { decodeText, formatPath, type Foreign } from './decode.ts'
-import { fieldLocation, GPUPLANE_GROUP, GPUPLANE_V1ALPHA1 } from './gpuplane-v1alpha1.ts'
+import type { Foreign } from './decode.ts'
+import { decodeKind, fieldLocation, GPUPLANE_V1ALPHA1, parseKind, type KindDecoder } from './decode-kind.ts'
 import { Count, ObjectMeta, QuantityString } from './meta.ts'
 import { dnsLabelProblems, dnsSubdomainProblems } from './names.ts'
 import { Quantity } from './quantity.ts'
@@ -217,6 +217,8 @@ export interface DecodedNamespace {
   location: ErrorLocation
 }
 
+const NAMESPACE_DECODER: KindDecoder<typeof Namespace> = { kind: 'Namespace', schema: Namespace, describe: describeUnionIssue }
+
 /**
  * Reads the gpuplane Namespace objects of a YAML/JSON text (multi-document, `kind: List` too). DRA
  * objects in the same text are decoded and checked as decodeText does, then ignored; other kinds
@@ -224,8 +226,7 @@ export interface DecodedNamespace {
  * Throws GpuplaneError (INVALID_INPUT) naming file, document and field path.
  */
 export function decodeNamespaces(text: string, file?: string): DecodedNamespace[] {
-  const { foreign } = decodeText(text, file)
-  const out = foreign.filter((f) => f.kind === 'Namespace' && f.apiVersion.startsWith(`${GPUPLANE_GROUP}/`)).map(parseNamespace)
+  const out = decodeKind(text, file, NAMESPACE_DECODER).map(({ object, location }) => ({ namespace: object, location }))
   const first = new Map<string, ErrorLocation>()
   for (const d of out) {
     const name = d.namespace.metadata.name as string
@@ -241,42 +242,15 @@ export function decodeNamespaces(text: string, file?: string): DecodedNamespace[
 
 /** Shape and rule checks of one Namespace read by decodeText. */
 export function parseNamespace(f: Foreign): DecodedNamespace {
-  if (f.apiVersion !== GPUPLANE_V1ALPHA1) {
-    throw new GpuplaneError('INVALID_INPUT', `apiVersion ${f.apiVersion} is not supported for Namespace; use ${GPUPLANE_V1ALPHA1}`, fieldLocation(f.location, 'apiVersion'))
-  }
-  const parsed = Namespace.safeParse(f.raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new GpuplaneError('INVALID_INPUT', describeIssue(issue, valueAt(f.raw, issue.path)), fieldLocation(f.location, formatPath(issue.path)))
-  }
-  return { namespace: parsed.data, location: f.location }
+  const { object, location } = parseKind(f, NAMESPACE_DECODER)
+  return { namespace: object, location }
 }
 
-/** The input value at a zod issue path (undefined when a field on the way is missing). */
-function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let v = raw
-  for (const seg of path) v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[seg] : undefined
-  return v
-}
-
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling against ${GPUPLANE_V1ALPHA1} Namespace`
-    case 'invalid_type':
-      return `expected ${issue.expected}${input === undefined ? ', but the field is missing' : ''}`
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
-    case 'invalid_union': {
-      // Counts, the weight and quantities are unions (YAML integers arrive as bigint): say what to write.
-      const expected = new Set(issue.errors.flat().flatMap((e) => (e.code === 'invalid_type' ? [e.expected] : [])))
-      const missing = input === undefined ? ', but the field is missing' : ''
-      if (expected.has('string')) return `expected a quantity such as 80Gi, 64 or 500m${missing}`
-      return `expected ${issue.path[issue.path.length - 1] === 'fairShareWeight' ? 'a number such as 1 or 0.5' : 'a whole number'}${missing}`
-    }
-    case 'too_small':
-      return issue.message.startsWith('Too small') ? `must have at least ${String(issue.minimum)} character${Number(issue.minimum) === 1 ? '' : 's'}` : issue.message
-    default:
-      return issue.message
-  }
+/** Counts, the weight and quantities are unions (YAML integers arrive as bigint): say what to write. */
+function describeUnionIssue(issue: z.core.$ZodIssue, input: unknown): string | undefined {
+  if (issue.code !== 'invalid_union') return undefined
+  const expected = new Set(issue.errors.flat().flatMap((e) => (e.code === 'invalid_type' ? [e.expected] : [])))
+  const missing = input === undefined ? ', but the field is missing' : ''
+  if (expected.has('string')) return `expected a quantity such as 80Gi, 64 or 500m${missing}`
+  return `expected ${issue.path[issue.path.length - 1] === 'fairShareWeight' ? 'a number such as 1 or 0.5' : 'a whole number'}${missing}`
 }

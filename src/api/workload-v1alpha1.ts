@@ -1,9 +1,11 @@
-// gpuplane.io/v1alpha1 Workload: a pod-like unit the scheduler places (CPU, memory, ResourceClaims, gang, isolation).
+// gpuplane.io/v1alpha1 Workload: a pod-like unit the scheduler places (CPU, memory, ResourceClaims, gang, isolation); zod schema and decoding with file/document/path errors.
 import { z } from 'zod'
+import type { ErrorLocation } from '../common/errors.ts'
+import { decodeKind, GPUPLANE_V1ALPHA1, type KindDecoder } from './decode-kind.ts'
 import { Count, ObjectMeta, QuantityString } from './meta.ts'
 import { ResourceClaimSpec } from './resource-v1.ts'
 
-export const GPUPLANE_V1ALPHA1 = 'gpuplane.io/v1alpha1'
+export { GPUPLANE_V1ALPHA1 } from './decode-kind.ts'
 
 export const ISOLATION_LEVELS = ['shared', 'dedicated-nodes', 'vm-per-workload'] as const
 export type IsolationLevel = (typeof ISOLATION_LEVELS)[number]
@@ -55,3 +57,20 @@ export const Workload = z.strictObject({
   status: z.looseObject({}).optional(),
 })
 export type Workload = z.infer<typeof Workload>
+
+/** A decoded Workload with where it came from; `location.path` is the object's own path (e.g. `items[0]` in a List). */
+export interface DecodedWorkload {
+  workload: Workload
+  location: ErrorLocation
+}
+
+const WORKLOAD_DECODER: KindDecoder<typeof Workload> = { kind: 'Workload', schema: Workload }
+
+/**
+ * Reads the Workload objects of a YAML/JSON text (multi-document, `kind: List` too). DRA objects
+ * in the same text are decoded and checked as decodeText does, then ignored; other kinds are
+ * ignored. Throws GpuplaneError (INVALID_INPUT) naming file, document and field path.
+ */
+export function decodeWorkloads(text: string, file?: string): DecodedWorkload[] {
+  return decodeKind(text, file, WORKLOAD_DECODER).map(({ object, location }) => ({ workload: object, location }))
+}

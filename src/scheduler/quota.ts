@@ -14,71 +14,12 @@
 // and a workload, so a lender that wants its quota back preempts exactly its own borrowers.
 // Pure: no clock, no I/O; the caller orders events. Amounts are exact bigints.
 import { GpuplaneError } from '../common/errors.ts'
-import { DEFAULT_FAIR_SHARE_WEIGHT, type Namespace, type NamespaceResources } from '../api/namespace-v1alpha1.ts'
-import { Quantity } from '../api/quantity.ts'
-
-/** A resource: whole GPUs, GPU memory (bytes), CPU (millicores), memory (bytes), or GPUs of one model. */
-export type ResourceName = 'gpus' | 'gpuMemory' | 'cpu' | 'memory' | `model:${string}`
-/** An amount of each resource; a resource left out is 0 in a request (and unlimited in `available`). */
-export type ResourceVector = { readonly [K in ResourceName]?: bigint }
-
-/**
- * Exhaustive victim search up to this many candidates (2^12 = 4096 trial releases at most);
- * beyond it, greedy by priority and then minimised, as Kueue does. Our choice, not upstream's.
- */
-export const MAX_EXACT_RECLAIM_CANDIDATES = 12
-
-const FIXED_ORDER: Record<string, number> = { gpus: 0, gpuMemory: 1, cpu: 3, memory: 4 }
-
-/** Canonical order: gpus, gpuMemory, model:* by name, cpu, memory. */
-export function compareResourceNames(a: ResourceName, b: ResourceName): number {
-  const ra = FIXED_ORDER[a] ?? 2
-  const rb = FIXED_ORDER[b] ?? 2
-  return ra !== rb ? ra - rb : a < b ? -1 : a > b ? 1 : 0
-}
-
-/** The resources a vector names with a non-zero amount, in canonical order. */
-export function resourceNames(v: ResourceVector): ResourceName[] {
-  return (Object.keys(v) as ResourceName[]).filter((k) => (v[k] ?? 0n) !== 0n).sort(compareResourceNames)
-}
-
-/**
- * A quota-shaped object (`gpus`, `gpuMemory`, `models`, `cpu`, `memory`, as in a Namespace's
- * quota) as a vector: quantities rounded up to whole bytes and millicores, as Kubernetes does.
- * Throws GpuplaneError INVALID_INPUT on a negative or malformed amount.
- */
-export function toResourceVector(r: NamespaceResources | undefined): ResourceVector {
-  const out: Partial<Record<ResourceName, bigint>> = {}
-  if (r === undefined) return out
-  const put = (name: ResourceName, v: bigint) => {
-    if (v < 0n) throw new GpuplaneError('INVALID_INPUT', `${name} must not be negative, got ${v}`, { path: name })
-    out[name] = v
-  }
-  if (r.gpus !== undefined) put('gpus', BigInt(r.gpus))
-  if (r.gpuMemory !== undefined) put('gpuMemory', Quantity.parse(r.gpuMemory, 'gpuMemory').value())
-  if (r.cpu !== undefined) put('cpu', Quantity.parse(r.cpu, 'cpu').milliValue())
-  if (r.memory !== undefined) put('memory', Quantity.parse(r.memory, 'memory').value())
-  for (const m of r.models ?? []) put(`model:${m.model}`, (out[`model:${m.model}`] ?? 0n) + BigInt(m.gpus))
-  return out
-}
-
-/** One amount for messages: `2 gpus`, `80Gi gpuMemory`, `500m cpu`, `3 H100-80GB GPUs`. */
-export function formatAmount(name: ResourceName, amount: bigint): string {
-  return `${plainAmount(name, amount)} ${name.startsWith('model:') ? `${name.slice(6)} GPUs` : name}`
-}
-
-/** The number alone, in the resource's unit: `2`, `80Gi`, `500m`. */
-function plainAmount(name: ResourceName, amount: bigint): string {
-  if (name === 'cpu') return Quantity.fromMilli(amount).toString()
-  if (name === 'gpuMemory' || name === 'memory') return Quantity.fromBigInt(amount, 'BinarySI').toString()
-  return String(amount)
-}
-
-/** A vector for messages: `2 gpus, 80Gi gpuMemory`; `nothing` when empty. */
-export function formatResources(v: ResourceVector): string {
-  const names = resourceNames(v)
-  return names.length === 0 ? 'nothing' : names.map((n) => formatAmount(n, v[n] as bigint)).join(', ')
-}
+import { DEFAULT_FAIR_SHARE_WEIGHT, type Namespace } from '../api/namespace-v1alpha1.ts'
+import { chooseVictims } from './quota-reclaim.ts'
+import { cleanRequest, compareResourceNames, formatAmount, plainAmount, resourceNames, toResourceVector, type ResourceName, type ResourceVector } from './quota-vector.ts'
+// Part of this module's API, defined beside the code that uses them: importers keep importing them from here.
+export { MAX_EXACT_RECLAIM_CANDIDATES } from './quota-reclaim.ts'
+export { compareResourceNames, formatAmount, formatResources, resourceNames, toResourceVector, type ResourceName, type ResourceVector } from './quota-vector.ts'
 
 /** How a namespace is set up in the ledger (from its Namespace object). */
 export interface NamespaceQuota {
@@ -328,20 +269,8 @@ export class QuotaLedger {
     const fits = (set: readonly WorkloadState[]) => planAfter(set).ok
     const all = planAfter(candidates)
     if (!all.ok) return { ok: false, reason: `even preempting all ${candidates.length} workloads that borrow from "${ns}": ${all.reason}` }
-    const left = options.preemptionsLeft ?? {}
-    const allowed = (set: readonly WorkloadState[]) => {
-      const counts = new Map<string, number>()
-      for (const w of set) counts.set(w.namespace, (counts.get(w.namespace) ?? 0) + 1)
-      return [...counts].every(([n, c]) => left[n] === undefined || c <= left[n])
-    }
-    // Raise the highest priority allowed to be preempted until the candidates up to it suffice.
-    const levels = [...new Set(candidates.map((w) => w.priority))]
-    for (const level of levels) {
-      const pool = candidates.filter((w) => w.priority <= level)
-      if (!fits(pool)) continue
-      const victims = pool.length <= MAX_EXACT_RECLAIM_CANDIDATES ? exactVictims(pool, fits, allowed) : greedyVictims(pool, fits, allowed)
-      if (victims !== undefined) return { ok: true, victims: victims.map(snapshot) }
-    }
+    const victims = chooseVictims(candidates, fits, options.preemptionsLeft ?? {})
+    if (victims !== undefined) return { ok: true, victims: victims.map(snapshot) }
     return { ok: false, reason: `${first.reason}; preempting borrowers of "${ns}" would help, but their namespaces' disruption budgets allow too few preemptions now` }
   }
 
@@ -451,20 +380,6 @@ export class QuotaLedger {
   }
 }
 
-/** The request without undefined or zero entries; throws GpuplaneError INVALID_INPUT on an unknown resource or a negative amount. */
-function cleanRequest(request: ResourceVector): ResourceVector {
-  const out: Partial<Record<ResourceName, bigint>> = {}
-  for (const [r, v] of Object.entries(request)) {
-    if (v === undefined) continue
-    if (!(r in FIXED_ORDER) && !(r.startsWith('model:') && r.length > 6)) {
-      throw new GpuplaneError('INVALID_INPUT', `unknown resource "${r}" in a request; use gpus, gpuMemory, cpu, memory or model:<name>`, { path: r })
-    }
-    if (typeof v !== 'bigint' || v < 0n) throw new GpuplaneError('INVALID_INPUT', `request for ${r} must be a bigint of 0 or more, got ${String(v)}`, { path: r })
-    if (v > 0n) out[r as ResourceName] = v
-  }
-  return out
-}
-
 function compareDesc(a: bigint[], b: bigint[]): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] > b[i] ? -1 : 1
   return 0
@@ -482,53 +397,4 @@ function fromRecord(from: Map<string, Amounts>): Record<string, ResourceVector> 
 
 function snapshot(w: WorkloadState): AdmittedWorkload {
   return { id: w.id, namespace: w.namespace, request: { ...w.request }, priority: w.priority, seq: w.seq, borrowed: sumParts(w.from), borrowedFrom: fromRecord(w.from) }
-}
-
-/** Smallest allowed fitting subset: fewest victims, then lowest priorities (sorted high to low), then earliest in candidate order. */
-function exactVictims(pool: WorkloadState[], fits: (s: WorkloadState[]) => boolean, allowed: (s: WorkloadState[]) => boolean): WorkloadState[] | undefined {
-  for (let k = 1; k <= pool.length; k++) {
-    let best: { set: WorkloadState[]; profile: number[] } | undefined
-    for (const idx of combinations(pool.length, k)) {
-      const set = idx.map((i) => pool[i])
-      const profile = set.map((w) => w.priority).sort((a, b) => b - a)
-      if (best !== undefined && compareNumbers(profile, best.profile) >= 0) continue
-      if (allowed(set) && fits(set)) best = { set, profile }
-    }
-    if (best !== undefined) return best.set
-  }
-  return undefined
-}
-
-/** Lowest priority first until it fits, then drop every victim not needed, last added first (as Kueue minimises). */
-function greedyVictims(pool: WorkloadState[], fits: (s: WorkloadState[]) => boolean, allowed: (s: WorkloadState[]) => boolean): WorkloadState[] | undefined {
-  let chosen: WorkloadState[] = []
-  for (const w of pool) {
-    if (!allowed([...chosen, w])) continue
-    chosen.push(w)
-    if (fits(chosen)) break
-  }
-  if (!fits(chosen)) return undefined
-  for (let i = chosen.length - 1; i >= 0; i--) {
-    const without = chosen.filter((_, j) => j !== i)
-    if (fits(without)) chosen = without
-  }
-  return chosen
-}
-
-function compareNumbers(a: number[], b: number[]): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i]
-  return 0
-}
-
-/** k-subsets of 0..n-1 in lexicographic order. */
-function* combinations(n: number, k: number): Generator<number[]> {
-  const idx = Array.from({ length: k }, (_, i) => i)
-  while (true) {
-    yield [...idx]
-    let i = k - 1
-    while (i >= 0 && idx[i] === n - k + i) i--
-    if (i < 0) return
-    idx[i]++
-    for (let j = i + 1; j < k; j++) idx[j] = idx[j - 1] + 1
-  }
 }
