@@ -139,3 +139,59 @@ test('property: under random placements and removals no device is held twice and
     { numRuns: Number(process.env.PROPERTY_RUNS ?? 100) },
   )
 })
+
+test('preemption frees DRA devices: the lowest-priority victims, just enough of them', () => {
+  const s = new Scheduler(view([host('a', 8, 0)]))
+  for (let i = 0; i < 8; i++) assert.ok(s.scheduleOne(workload(`low${i}`, gpus(1), { priority: 10 - i })).ok)
+  const d = s.scheduleOne(workload('urgent', gpus(2), { priority: 100 }))
+  assert.ok(d.ok, !d.ok ? d.reason : '')
+  // low7 (priority 3) and low6 (priority 4) are the two lowest; their GPUs are the ones handed over.
+  assert.deepEqual(d.preempted?.sort(), ['team/low6', 'team/low7'])
+  assert.deepEqual(d.allocations[0].devices!.results!.map((r) => r.device), ['gpu-6', 'gpu-7'])
+  assert.equal(s.placementOf('team/low5'), 'a')
+  assert.equal(s.placementOf('team/low7'), undefined)
+})
+
+test('preemption honours disruption budgets, never takes gang members, never equal priority', () => {
+  const budget = new Scheduler(view([host('a', 2, 0)]), defaultProfile(), { preemptionsLeft: { team: 1 } })
+  budget.scheduleOne(workload('x', gpus(1), { priority: 1 }))
+  budget.scheduleOne(workload('y', gpus(1), { priority: 1 }))
+  const blocked = budget.scheduleOne(workload('big', gpus(2), { priority: 50 }))
+  assert.equal(blocked.ok, false)
+  assert.ok(budget.scheduleOne(workload('one', gpus(1), { priority: 50 })).ok, 'one victim is within the budget')
+  assert.equal(budget.scheduleOne(workload('two', gpus(1), { priority: 50 })).ok, false, 'the budget is spent')
+
+  const gang = new Scheduler(view([host('a', 2, 0)]))
+  gang.scheduleAll([0, 1].map((i) => workload(`g${i}`, gpus(1), { gang: { group: 'g', minMember: 2 } })))
+  assert.equal(gang.scheduleOne(workload('high', gpus(1), { priority: 99 })).ok, false)
+  const equal = new Scheduler(view([host('a', 1, 0)]))
+  equal.scheduleOne(workload('first', gpus(1), { priority: 5 }))
+  assert.equal(equal.scheduleOne(workload('second', gpus(1), { priority: 5 })).ok, false)
+})
+
+test('property: with priorities and preemption, devices stay exclusive and victims are always lower priority', () => {
+  fc.assert(
+    fc.property(fc.array(fc.record({ gpus: fc.integer({ min: 1, max: 4 }), priority: fc.integer({ min: 0, max: 3 }), remove: fc.option(fc.nat(), { nil: undefined }) }), { maxLength: 30 }), (events) => {
+      const s = new Scheduler(view([host('a', 4, 2), host('b', 4, 0)]))
+      const live = new Map<string, { priority: number; devices: string[] }>()
+      events.forEach((e, i) => {
+        if (e.remove !== undefined && live.size > 0) {
+          const key = [...live.keys()][e.remove % live.size]
+          assert.ok(s.unschedule(key))
+          live.delete(key)
+        }
+        const d = s.scheduleOne(workload(`w${i}`, gpus(e.gpus), { priority: e.priority }))
+        if (!d.ok) return
+        for (const v of d.preempted ?? []) {
+          assert.ok(live.get(v)!.priority < e.priority, 'a victim of lower priority')
+          live.delete(v)
+        }
+        live.set(d.workload, { priority: e.priority, devices: d.allocations.flatMap((a) => a.devices!.results!.map((r) => `${r.pool}/${r.device}`)) })
+        const held = [...live.values()].flatMap((l) => l.devices)
+        assert.equal(new Set(held).size, held.length, 'a device is held twice')
+        for (const key of live.keys()) assert.ok(s.placementOf(key), `${key} is placed`)
+      })
+    }),
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 100) },
+  )
+})

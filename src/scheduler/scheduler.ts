@@ -11,8 +11,15 @@ import { workloadKeyOf as workloadKey } from './workload-key.ts'
 import type { ClusterView, SchedNode } from './types.ts'
 
 export type Decision =
-  | { workload: string; ok: true; node: string; claims: ResourceClaim[]; allocations: AllocationResult[] }
+  | { workload: string; ok: true; node: string; claims: ResourceClaim[]; allocations: AllocationResult[]; preempted?: string[] }
   | { workload: string; ok: false; reason: string }
+
+export interface SchedulerOptions {
+  /** Preempt lower-priority workloads when nothing fits (default true). */
+  preemption?: boolean
+  /** Preemptions each namespace may still suffer (its disruption budget for the current window); absent = unlimited. */
+  preemptionsLeft?: Record<string, number>
+}
 
 /** The default profile: every default plugin (quota after DRA, which it counts); binpack and topology score. */
 export function defaultProfile(weights: Record<string, number> = { binpack: 1, topology: 1 }): Profile {
@@ -38,6 +45,7 @@ export class Scheduler {
   constructor(
     readonly view: ClusterView,
     readonly profile: Profile = defaultProfile(),
+    readonly options: SchedulerOptions = {},
   ) {
     this.nodes = [...view.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
@@ -101,14 +109,25 @@ export class Scheduler {
     }
 
     const feasible: SchedNode[] = []
+    const resolvable: SchedNode[] = []
     const reasons = new Map<string, number>()
     for (const node of this.nodes) {
       const s = this.filter(ctx, node, skipped)
       if (s.code === 'Success') feasible.push(node)
       else if (s.code === 'Error') return { workload: key, ok: false, reason: `${s.plugin}: ${s.reason}` }
-      else reasons.set(s.reason ?? s.code, (reasons.get(s.reason ?? s.code) ?? 0) + 1)
+      else {
+        reasons.set(s.reason ?? s.code, (reasons.get(s.reason ?? s.code) ?? 0) + 1)
+        if (s.code === 'Unschedulable') resolvable.push(node)
+      }
     }
-    if (feasible.length === 0) return { workload: key, ok: false, reason: explain(reasons, this.nodes.length) }
+    if (feasible.length === 0) {
+      const preempted = this.options.preemption === false ? undefined : this.preempt(ctx, skipped, resolvable)
+      if (!preempted) return { workload: key, ok: false, reason: explain(reasons, this.nodes.length) }
+      const placement = this.reserve(ctx, preempted.node)
+      if ('refused' in placement) return { workload: key, ok: false, reason: `after preempting ${preempted.victims.join(', ')}: ${placement.refused}` }
+      this.placements.set(key, placement)
+      return { workload: key, ok: true, node: preempted.node.name, claims: ctx.claims, allocations: allocations(ctx).get(preempted.node.name) ?? [], preempted: preempted.victims }
+    }
 
     const ranked = feasible.map((node) => ({ node, score: this.score(ctx, node) })).sort((a, b) => b.score - a.score)
     const refusals = new Map<string, number>()
@@ -124,11 +143,78 @@ export class Scheduler {
     return { workload: key, ok: false, reason: `reservation refused on ${explain(refusals, feasible.length)}` }
   }
 
+  /**
+   * Preemption, as kube-scheduler does it but for DRA devices too: on each node where the workload
+   * is merely unschedulable, remove every lower-priority workload, check it fits, then give back
+   * (highest priority first) every victim it fits without. The node whose victims have the lowest
+   * top priority, then are fewest, wins. Gang members are never victims (a gang is all or nothing),
+   * and no namespace loses more workloads than its disruption budget allows. The chosen victims are
+   * evicted and the workload's devices are found again on that node.
+   */
+  private preempt(ctx: CycleContext, skipped: Set<string>, nodes: SchedNode[]): { node: SchedNode; victims: string[] } | undefined {
+    const priority = ctx.workload.spec.priority ?? 0
+    let best: { node: SchedNode; victims: Array<[string, Placement]>; top: number } | undefined
+    for (const node of nodes) {
+      const lower = [...this.placements].filter(([, p]) => p.node.name === node.name && (p.ctx.workload.spec.priority ?? 0) < priority && !p.ctx.workload.spec.gang)
+      if (lower.length === 0) continue
+      for (const [, p] of lower) this.release(p)
+      let victims: Array<[string, Placement]> = []
+      if (this.filter(ctx, node, skipped).code === 'Success') {
+        // Reprieve from the highest priority down; whoever the workload cannot fit beside stays a victim.
+        const byPriority = [...lower].sort(([ka, a], [kb, b]) => (b.ctx.workload.spec.priority ?? 0) - (a.ctx.workload.spec.priority ?? 0) || (ka < kb ? -1 : 1))
+        for (const entry of byPriority) {
+          this.restore(entry[1])
+          if (this.filter(ctx, node, skipped).code !== 'Success') {
+            this.release(entry[1])
+            victims.push(entry)
+          }
+        }
+        for (const [, p] of victims) this.restore(p)
+      } else {
+        for (const [, p] of lower) this.restore(p)
+        victims = []
+      }
+      if (victims.length === 0 || !this.withinBudget(victims)) continue
+      const top = Math.max(...victims.map(([, p]) => p.ctx.workload.spec.priority ?? 0))
+      if (!best || top < best.top || (top === best.top && victims.length < best.victims.length)) best = { node, victims, top }
+    }
+    if (!best) return undefined
+    for (const [key, p] of best.victims) {
+      this.unschedule(key)
+      const ns = p.ctx.workload.metadata.namespace ?? 'default'
+      const left = this.options.preemptionsLeft
+      if (left && left[ns] !== undefined) left[ns]--
+    }
+    if (this.filter(ctx, best.node, skipped).code !== 'Success') return undefined
+    return { node: best.node, victims: best.victims.map(([key]) => key) }
+  }
+
+  private withinBudget(victims: Array<[string, Placement]>): boolean {
+    const left = this.options.preemptionsLeft
+    if (!left) return true
+    const per = new Map<string, number>()
+    for (const [, p] of victims) {
+      const ns = p.ctx.workload.metadata.namespace ?? 'default'
+      per.set(ns, (per.get(ns) ?? 0) + 1)
+    }
+    return [...per].every(([ns, n]) => left[ns] === undefined || n <= left[ns]!)
+  }
+
+  /** Takes a placement's reservations back without forgetting it (for what-if checks). */
+  private release(p: Placement): void {
+    for (const plugin of [...p.reserved].reverse()) plugin.unreserve?.(p.ctx, p.node)
+  }
+
+  /** Re-applies a released placement's reservations exactly as they were. */
+  private restore(p: Placement): void {
+    for (const plugin of p.reserved) plugin.reserve?.(p.ctx, p.node)
+  }
+
   /** Undoes a placement (the workload ended, was preempted, or its gang failed). */
   unschedule(key: string): boolean {
     const p = this.placements.get(key)
     if (!p) return false
-    for (const plugin of [...p.reserved].reverse()) plugin.unreserve?.(p.ctx, p.node)
+    this.release(p)
     this.placements.delete(key)
     return true
   }
