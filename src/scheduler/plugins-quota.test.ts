@@ -52,3 +52,21 @@ test('a failed quota reservation releases the devices the DRA plugin reserved', 
   // Nothing is held: another namespace without quota limits takes all 8 GPUs.
   assert.ok(s.scheduleOne(workload('all', 'other', 8)).ok)
 })
+
+test('within one priority, namespaces take turns by weighted dominant share', () => {
+  const s = scheduler([ns('team-a', 8), ns('team-b', 8)])
+  assert.ok(s.scheduleOne(workload('a0', 'team-a', 2)).ok)
+  // 6 GPUs left. In submission order a1 (3) would fit and b1 (4) would not; team-b's share is lower
+  // (0 against 2 of 16 quota GPUs), so b1 goes first and it is a1 that no longer fits.
+  const decisions = s.scheduleAll([workload('a1', 'team-a', 3), workload('b1', 'team-b', 4)])
+  assert.deepEqual(decisions.map((d) => [d.workload, d.ok]), [['team-a/a1', false], ['team-b/b1', true]])
+  // Without quotas there are no shares: submission order.
+  const plain = new Scheduler(clusterView({ nodes: [{ name: 'a', labels: {}, taints: [] }], slices: hostA, classes: deviceClasses() }))
+  assert.ok(plain.scheduleOne(workload('a0', 'team-a', 2)).ok)
+  assert.deepEqual(plain.scheduleAll([workload('a1', 'team-a', 3), workload('b1', 'team-b', 4)]).map((d) => d.ok), [true, false])
+  // Priority still comes first.
+  const p = scheduler([ns('team-a', 8), ns('team-b', 8)])
+  assert.ok(p.scheduleOne(workload('a0', 'team-a', 4)).ok)
+  const urgent = p.scheduleAll([workload('b1', 'team-b', 4), workload('a1', 'team-a', 4, 10)])
+  assert.deepEqual(urgent.map((d) => [d.workload, d.ok]), [['team-b/b1', false], ['team-a/a1', true]])
+})

@@ -5,7 +5,9 @@ import type { Workload } from '../api/workload-v1alpha1.ts'
 import { GpuplaneError } from '../common/errors.ts'
 import { SUCCESS, type CycleContext, type Plugin, type Profile, type Status } from './framework.ts'
 import { allocations, dynamicResources, nodeAffinity, resourcesFit } from './plugins-default.ts'
+import { orderPending, type FairShareState, type PendingWorkload } from './fair-share.ts'
 import { namespaceQuota } from './plugins-quota.ts'
+import type { QuotaLedger, ResourceVector } from './quota.ts'
 import { binpack, spread, topology } from './plugins-score.ts'
 import { workloadKeyOf as workloadKey } from './workload-key.ts'
 import type { ClusterView, SchedNode } from './types.ts'
@@ -50,9 +52,13 @@ export class Scheduler {
     this.nodes = [...view.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
 
-  /** Schedules a batch: highest priority first (stable), each gang as a unit. */
+  /**
+   * Schedules a batch: highest priority first; within one priority, namespaces take turns by
+   * weighted dominant share when quotas are known (lowest share next), else submission order.
+   * Each gang is scheduled as a unit.
+   */
   scheduleAll(workloads: readonly Workload[]): Decision[] {
-    const order = workloads.map((w, i) => ({ w, i })).sort((a, b) => (b.w.spec.priority ?? 0) - (a.w.spec.priority ?? 0) || a.i - b.i)
+    const order = this.queueOrder(workloads).map((w) => ({ w }))
     const decisions = new Map<string, Decision>()
     const done = new Set<string>()
     for (const { w } of order) {
@@ -71,6 +77,27 @@ export class Scheduler {
       }
     }
     return workloads.map((w) => decisions.get(workloadKey(w))!)
+  }
+
+  private queueOrder(workloads: readonly Workload[]): Workload[] {
+    const byPriority = new Map<number, Array<{ w: Workload; i: number }>>()
+    workloads.forEach((w, i) => {
+      const p = w.spec.priority ?? 0
+      byPriority.set(p, [...(byPriority.get(p) ?? []), { w, i }])
+    })
+    const ledger = this.view.quota
+    const out: Workload[] = []
+    for (const p of [...byPriority.keys()].sort((a, b) => b - a)) {
+      const group = byPriority.get(p)!
+      if (!ledger) {
+        out.push(...group.map((x) => x.w))
+        continue
+      }
+      const pending: PendingWorkload[] = group.map(({ w, i }) => ({ name: w.metadata.name ?? '', namespace: w.metadata.namespace ?? 'default', priority: p, creationOrder: i, request: minimumRequest(w, this.view) }))
+      const byKey = new Map(group.map(({ w }) => [workloadKey(w), w]))
+      out.push(...orderPending(pending, fairShareState(ledger)).map((x) => byKey.get(`${x.namespace}/${x.name}`)!))
+    }
+    return out
   }
 
   /** All or nothing: if fewer than minMember members fit, every member's reservation is undone. */
@@ -311,4 +338,31 @@ function explain(reasons: Map<string, number>, nodes: number): string {
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .map(([reason, n]) => `${n} node${n === 1 ? '' : 's'}: ${reason}`)
     .join('; ')
+}
+
+/** Capacity = every namespace's quota summed; usage and weights from the ledger. */
+function fairShareState(ledger: QuotaLedger): FairShareState {
+  const capacity: Record<string, bigint> = {}
+  const usage: Record<string, ResourceVector> = {}
+  const weights: Record<string, number> = {}
+  for (const ns of ledger.namespaces()) {
+    const q = ledger.namespace(ns)
+    for (const [k, v] of Object.entries(q.quota)) capacity[k] = (capacity[k] ?? 0n) + (v as bigint)
+    usage[ns] = ledger.usage(ns)
+    weights[ns] = q.fairShareWeight
+  }
+  return { capacity: capacity as ResourceVector, usage, weights }
+}
+
+/** What a workload takes at least, before its devices are chosen: CPU, memory and device count. */
+function minimumRequest(w: Workload, view: ClusterView): ResourceVector {
+  let gpus = 0n
+  try {
+    for (const c of resolveClaims(w, view)) for (const r of c.spec.devices?.requests ?? []) gpus += BigInt(r.exactly?.count ?? 1)
+  } catch {
+    // An unresolvable claim fails in its own cycle; for ordering it counts as none.
+  }
+  const cpu = w.spec.resources?.cpu !== undefined ? Quantity.parse(w.spec.resources.cpu).milliValue() : 0n
+  const memory = w.spec.resources?.memory !== undefined ? Quantity.parse(w.spec.resources.memory).value() : 0n
+  return { gpus, cpu, memory }
 }
