@@ -6,6 +6,7 @@ import { GpuplaneError } from '../common/errors.ts'
 import { SUCCESS, type CycleContext, type Plugin, type Profile, type Status } from './framework.ts'
 import { allocations, dynamicResources, nodeAffinity, resourcesFit } from './plugins-default.ts'
 import { orderPending, type FairShareState, type PendingWorkload } from './fair-share.ts'
+import { isolation } from './plugins-isolation.ts'
 import { namespaceQuota } from './plugins-quota.ts'
 import type { QuotaLedger, ResourceVector } from './quota.ts'
 import { binpack, spread, topology } from './plugins-score.ts'
@@ -25,7 +26,7 @@ export interface SchedulerOptions {
 
 /** The default profile: every default plugin (quota after DRA, which it counts); binpack and topology score. */
 export function defaultProfile(weights: Record<string, number> = { binpack: 1, topology: 1 }): Profile {
-  return { name: 'default', plugins: [nodeAffinity, resourcesFit, dynamicResources, namespaceQuota, binpack, spread, topology], weights }
+  return { name: 'default', plugins: [nodeAffinity, isolation, resourcesFit, dynamicResources, namespaceQuota, binpack, spread, topology], weights }
 }
 
 export { workloadKeyOf as workloadKey } from './workload-key.ts'

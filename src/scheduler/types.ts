@@ -1,6 +1,7 @@
 // The scheduler's view of a cluster: nodes with capacity, the DRA snapshot and what is in use.
 import type { ResourceClaim, ResourceClaimTemplate } from '../api/resource-v1.ts'
 import type { AllocationState, Snapshot } from '../allocator/index.ts'
+import type { IsolationLevel } from '../api/workload-v1alpha1.ts'
 import type { QuotaLedger } from './quota.ts'
 
 export interface NodeTaint {
@@ -33,4 +34,6 @@ export interface ClusterView {
   templates: Map<string, ResourceClaimTemplate>
   /** Namespace quotas; without a ledger, or for a namespace it does not know, nothing is limited. */
   quota?: QuotaLedger
+  /** Isolation level of each gpuplane Namespace (absent: shared). */
+  namespaceIsolation?: Map<string, IsolationLevel>
 }

@@ -26,7 +26,7 @@ export function clusterView(input: ViewInput): ClusterView {
     nodeUsage: new Map(),
     claims: new Map((input.claims ?? []).map((c) => [key(c), c])),
     templates: new Map((input.templates ?? []).map((t) => [key(t), t])),
-    ...(input.namespaces ? { quota: new QuotaLedger(input.namespaces) } : {}),
+    ...(input.namespaces ? { quota: new QuotaLedger(input.namespaces), namespaceIsolation: new Map(input.namespaces.map((n) => [n.metadata.name ?? '', n.spec.isolation ?? 'shared'])) } : {}),
   }
 }
 
