@@ -3,12 +3,13 @@ import { z } from 'zod'
 import type { ErrorLocation } from '../common/errors.ts'
 import { decodeKind, GPUPLANE_V1ALPHA1, type KindDecoder } from './decode-kind.ts'
 import { Count, ObjectMeta, QuantityString } from './meta.ts'
+import { Isolation } from './namespace-v1alpha1.ts'
 import { ResourceClaimSpec } from './resource-v1.ts'
 
 export { GPUPLANE_V1ALPHA1 } from './decode-kind.ts'
 
-export const ISOLATION_LEVELS = ['shared', 'dedicated-nodes', 'vm-per-workload'] as const
-export type IsolationLevel = (typeof ISOLATION_LEVELS)[number]
+/** The isolation levels of a Namespace (namespace-v1alpha1.ts says what each means); a workload may override its namespace's. */
+export { NAMESPACE_ISOLATIONS as ISOLATION_LEVELS, type Isolation as IsolationLevel } from './namespace-v1alpha1.ts'
 
 /** A claim of the workload: an existing ResourceClaim by name, a ResourceClaimTemplate, or an inline spec. */
 export const WorkloadClaim = z.strictObject({
@@ -41,7 +42,7 @@ export const WorkloadSpec = z.strictObject({
   /** Gang scheduling: the workloads of `group` (same namespace) are placed all together once `minMember` can be. */
   gang: z.strictObject({ group: z.string(), minMember: Count }).optional(),
   /** Overrides the namespace's isolation level. */
-  isolation: z.enum(ISOLATION_LEVELS).optional(),
+  isolation: Isolation.optional(),
   /** Node labels the node must have. */
   nodeSelector: z.record(z.string(), z.string()).optional(),
   /** Node taints the workload tolerates. */
