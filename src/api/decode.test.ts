@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { GpuplaneError } from '../common/errors.ts'
+import type { GpuplaneError } from '../common/errors.ts'
+import { expectGpuplaneError } from '../../test/expect-error.ts'
 import { decodeText } from './decode.ts'
 import type { ResourceClaim, ResourceSlice } from './resource-v1.ts'
 
@@ -22,13 +23,7 @@ spec:
 `
 
 function decodeError(text: string, file = 'f.yaml'): GpuplaneError {
-  try {
-    decodeText(text, file)
-  } catch (e) {
-    assert.ok(e instanceof GpuplaneError)
-    return e
-  }
-  assert.fail('expected a decode error')
+  return expectGpuplaneError(() => decodeText(text, file))
 }
 
 test('reads multi-document YAML and keeps int64 attributes exact', () => {

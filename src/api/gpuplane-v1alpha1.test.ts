@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { GpuplaneError } from '../common/errors.ts'
+import type { GpuplaneError } from '../common/errors.ts'
+import { expectGpuplaneError } from '../../test/expect-error.ts'
 import { decodeClusters, hostNames } from './gpuplane-v1alpha1.ts'
 
 const HEAD = `apiVersion: gpuplane.io/v1alpha1
@@ -9,13 +10,7 @@ metadata: {name: c}
 `
 
 function decodeError(text: string, file = 'c.yaml'): GpuplaneError {
-  try {
-    decodeClusters(text, file)
-  } catch (e) {
-    assert.ok(e instanceof GpuplaneError, String(e))
-    return e
-  }
-  assert.fail('expected a decode error')
+  return expectGpuplaneError(() => decodeClusters(text, file))
 }
 
 test('decodes a Cluster with defaults left unset, and keeps int fields as numbers', () => {

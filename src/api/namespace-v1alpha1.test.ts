@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { GpuplaneError } from '../common/errors.ts'
+import type { GpuplaneError } from '../common/errors.ts'
+import { expectGpuplaneError } from '../../test/expect-error.ts'
 import { decodeNamespaces, DEFAULT_FAIR_SHARE_WEIGHT, DEFAULT_ISOLATION } from './namespace-v1alpha1.ts'
 
 const HEAD = `apiVersion: gpuplane.io/v1alpha1
@@ -9,13 +10,7 @@ metadata: {name: team-a}
 `
 
 function decodeError(text: string, file = 'ns.yaml'): GpuplaneError {
-  try {
-    decodeNamespaces(text, file)
-  } catch (e) {
-    assert.ok(e instanceof GpuplaneError, String(e))
-    return e
-  }
-  assert.fail('expected a decode error')
+  return expectGpuplaneError(() => decodeNamespaces(text, file))
 }
 
 test('decodes every field; defaults are left unset; YAML integers become numbers', () => {
