@@ -127,6 +127,22 @@ export class Snapshot {
     }
   }
 
+  private readonly deviceIndex = new Map<string, Map<string, DeviceRec>>()
+
+  /** A device by id at the newest generation of its pool (`driver/pool`); indexed per pool on first use. */
+  device(id: string, poolKey: string): DeviceRec | undefined {
+    let index = this.deviceIndex.get(poolKey)
+    if (!index) {
+      index = new Map()
+      const slices = this.slicesByPool.get(poolKey) ?? []
+      let gen = -Infinity
+      for (const s of slices) if (s.generation > gen) gen = s.generation
+      for (const s of slices) if (s.generation === gen) for (const d of s.devices) index.set(d.id, d)
+      this.deviceIndex.set(poolKey, index)
+    }
+    return index.get(id)
+  }
+
   /** The allocations of already-allocated claims. */
   allocations(): AllocationResult[] {
     return this.allocatedClaims.map((c) => c.status!.allocation!)

@@ -6,7 +6,7 @@
 // rebuilding anything. Results with adminAccess never mark a device as in use.
 import type { AllocationResult, DeviceRequestAllocationResult } from '../api/resource-v1.ts'
 import { Quantity } from '../api/quantity.ts'
-import { deviceId, poolKeyOf, type DeviceRec, type Snapshot } from './snapshot.ts'
+import { deviceId, poolKeyOf, type Snapshot } from './snapshot.ts'
 
 export class AllocationState {
   /** Devices held exclusively. */
@@ -18,7 +18,6 @@ export class AllocationState {
   /** Counters consumed by allocated devices: pool -> counter set -> counter -> amount. */
   readonly countersUsed = new Map<string, Map<string, Map<string, Quantity>>>()
   private readonly snapshot: Snapshot
-  private deviceIndex?: Map<string, Map<string, DeviceRec>>
 
   constructor(snapshot: Snapshot) {
     this.snapshot = snapshot
@@ -30,7 +29,6 @@ export class AllocationState {
     const c = Object.create(AllocationState.prototype) as AllocationState
     Object.assign(c, {
       snapshot: this.snapshot,
-      deviceIndex: this.deviceIndex,
       allocated: new Set(this.allocated),
       shares: new Map(this.shares),
       aggregatedCapacity: new Map([...this.aggregatedCapacity].map(([k, v]) => [k, new Map(v)])),
@@ -81,7 +79,7 @@ export class AllocationState {
 
   /** Counters are charged once per device, however many shares it has. */
   private chargeCounters(id: string, poolKey: string, sign: 1 | -1): void {
-    const rec = this.device(id, poolKey)
+    const rec = this.snapshot.device(id, poolKey)
     if (!rec || rec.consumes.length === 0) return
     let pool = this.countersUsed.get(poolKey)
     if (!pool) this.countersUsed.set(poolKey, (pool = new Map()))
@@ -94,20 +92,5 @@ export class AllocationState {
         set.set(name, next)
       }
     }
-  }
-
-  /** The device definition at the newest generation of its pool; indexed per pool on first use. */
-  private device(id: string, poolKey: string): DeviceRec | undefined {
-    this.deviceIndex ??= new Map()
-    let index = this.deviceIndex.get(poolKey)
-    if (!index) {
-      index = new Map()
-      const slices = this.snapshot.slicesByPool.get(poolKey) ?? []
-      let gen = -Infinity
-      for (const s of slices) if (s.generation > gen) gen = s.generation
-      for (const s of slices) if (s.generation === gen) for (const d of s.devices) index.set(d.id, d)
-      this.deviceIndex.set(poolKey, index)
-    }
-    return index.get(id)
   }
 }

@@ -50,7 +50,7 @@ export function usageOf(ctx: CycleContext, allocs: readonly AllocationResult[]):
   for (const a of allocs) {
     for (const r of a.devices?.results ?? []) {
       if (r.adminAccess) continue
-      const device = deviceOf(ctx, `${r.driver}/${r.pool}/${r.device}`)
+      const device = ctx.view.snapshot.device(`${r.driver}/${r.pool}/${r.device}`, `${r.driver}/${r.pool}`)?.device
       v.gpus += 1n
       const memory = r.consumedCapacity?.memory ?? device?.capacity?.memory?.value
       if (memory !== undefined) v.gpuMemory += Quantity.parse(memory).value()
@@ -60,10 +60,4 @@ export function usageOf(ctx: CycleContext, allocs: readonly AllocationResult[]):
     }
   }
   return v as ResourceVector
-}
-
-function deviceOf(ctx: CycleContext, id: string) {
-  const [driver, pool] = id.split('/')
-  for (const s of ctx.view.snapshot.slicesByPool.get(`${driver}/${pool}`) ?? []) for (const d of s.devices) if (d.id === id) return d.device
-  return undefined
 }
