@@ -165,3 +165,13 @@ test('a CEL runtime error fails the claim and names the device and expression', 
   assert.equal(!outcome.ok && outcome.code, 'SELECTOR_RUNTIME_ERROR')
   assert.match(!outcome.ok ? outcome.reason : '', /gpu\.example\.com\/node-1\/gpu-0/)
 })
+
+test('a device refused for its taint leaves no counters charged (upstream charges them before the taint check)', () => {
+  const consumes = [{ counterSet: 'set', counters: { mem: { value: '1' } } }]
+  const counters = slice('counters', DRIVER, 'node-1', [], { sharedCounters: [{ name: 'set', counters: { mem: { value: '1' } } }] })
+  const devices = slice('devices', DRIVER, 'node-1', [device('d0', {}, { consumesCounters: consumes, taints: [{ key: 'broken', effect: 'NoSchedule' }] }), device('d1', {}, { consumesCounters: consumes })])
+  for (const s of [counters, devices]) s.spec.pool.resourceSliceCount = 2
+  for (const pruning of [true, false]) {
+    assert.deepEqual(devicesOf(run([counters, devices], [claim('c', [request('gpu', 'gpu')])], { node: node1, pruning })), [['gpu:d1']])
+  }
+})
