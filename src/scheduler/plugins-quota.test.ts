@@ -70,3 +70,48 @@ test('within one priority, namespaces take turns by weighted dominant share', ()
   const urgent = p.scheduleAll([workload('b1', 'team-b', 4), workload('a1', 'team-a', 4, 10)])
   assert.deepEqual(urgent.map((d) => [d.workload, d.ok]), [['team-b/b1', false], ['team-a/a1', true]])
 })
+
+test('a lender takes its quota back: the lowest-priority borrower is preempted, devices and quota freed', () => {
+  const cohort = () => [ns('lender', 4, { cohort: 'ml' }), ns('borrower', 0, { cohort: 'ml' })]
+  const s = scheduler(cohort())
+  assert.ok(s.scheduleOne(workload('b-high', 'borrower', 2, 100)).ok)
+  assert.ok(s.scheduleOne(workload('b-low', 'borrower', 2, 0)).ok)
+  assert.deepEqual(s.view.quota!.borrowedBy('borrower'), { gpus: 4n })
+  // Borrowed capacity is preemptible whatever its priority; the ledger picks the lowest first.
+  const d = s.scheduleOne(workload('mine', 'lender', 2, 0))
+  assert.ok(d.ok, !d.ok ? d.reason : '')
+  assert.deepEqual(d.preempted, ['borrower/b-low'])
+  assert.equal(s.placementOf('borrower/b-low'), undefined)
+  assert.equal(s.placementOf('borrower/b-high'), 'a')
+  assert.equal(s.view.quota!.usage('lender').gpus, 2n)
+  assert.deepEqual(s.view.quota!.borrowedBy('borrower'), { gpus: 2n })
+  // Only the 4 GPUs still held are allocated: b-low's devices went back.
+  assert.ok(s.scheduleOne(workload('rest', 'other', 4)).ok)
+
+  // A disruption budget of 0 for the borrower's namespace forbids the reclaim, and says so.
+  const budget = new Scheduler(clusterView({ nodes: [{ name: 'a', labels: {}, taints: [] }], slices: hostA, classes: deviceClasses(), namespaces: cohort() }), undefined, { preemptionsLeft: { borrower: 0 } })
+  assert.ok(budget.scheduleOne(workload('b1', 'borrower', 4)).ok)
+  const refused = budget.scheduleOne(workload('mine', 'lender', 1))
+  assert.equal(refused.ok, false)
+  assert.match(!refused.ok ? refused.reason : '', /namespace-quota: quota of namespace lender: .*disruption budgets allow too few preemptions/)
+  assert.equal(budget.placementOf('borrower/b1'), 'a')
+})
+
+test('a reclaim is undone when the cycle fails afterwards; a gang member takes its gang with it', () => {
+  const s = scheduler([ns('lender', 4, { cohort: 'ml' }), ns('borrower', 0, { cohort: 'ml' })])
+  const member = (name: string): Workload => ({ ...workload(name, 'borrower', 2), spec: { ...workload(name, 'borrower', 2).spec, gang: { group: 'g', minMember: 2 } } })
+  const gang = s.scheduleGang([member('m1'), member('m2')], 2)
+  assert.ok([...gang.values()].every((d) => d.ok))
+  // The reclaim succeeds at pre-filter, but no node carries the label: nothing may stay preempted.
+  const nowhere = { ...workload('mine', 'lender', 1), spec: { ...workload('mine', 'lender', 1).spec, nodeSelector: { zone: 'mars' } } }
+  const failed = s.scheduleOne(nowhere)
+  assert.equal(failed.ok, false)
+  assert.equal(s.placementOf('borrower/m1'), 'a')
+  assert.equal(s.placementOf('borrower/m2'), 'a')
+  assert.deepEqual(s.view.quota!.borrowedBy('borrower'), { gpus: 4n })
+  // One GPU needs one victim, but its gang goes with it.
+  const d = s.scheduleOne(workload('mine', 'lender', 1))
+  assert.ok(d.ok, !d.ok ? d.reason : '')
+  assert.deepEqual([...(d.preempted ?? [])].sort(), ['borrower/m1', 'borrower/m2'])
+  assert.deepEqual(s.view.quota!.borrowedBy('borrower'), {})
+})

@@ -7,7 +7,7 @@ import { SUCCESS, type CycleContext, type Plugin, type Profile, type Status } fr
 import { allocations, dynamicResources, nodeAffinity, resourcesFit } from './plugins-default.ts'
 import { orderPending, type FairShareState, type PendingWorkload } from './fair-share.ts'
 import { isolation } from './plugins-isolation.ts'
-import { namespaceQuota } from './plugins-quota.ts'
+import { namespaceQuota, usageOf } from './plugins-quota.ts'
 import type { QuotaLedger, ResourceVector } from './quota.ts'
 import { binpack, spread, topology } from './plugins-score.ts'
 import { workloadKeyOf as workloadKey } from './workload-key.ts'
@@ -119,6 +119,14 @@ export class Scheduler {
 
   /** One scheduling cycle for one workload. */
   scheduleOne(w: Workload): Decision {
+    const reclaimed: Array<[string, Placement]> = []
+    const d = this.cycle(w, reclaimed)
+    if (!d.ok) this.undoReclaim(reclaimed)
+    else if (reclaimed.length > 0) return { ...d, preempted: [...reclaimed.map(([k]) => k), ...(d.preempted ?? [])] }
+    return d
+  }
+
+  private cycle(w: Workload, reclaimed: Array<[string, Placement]>): Decision {
     const key = workloadKey(w)
     if (this.placements.has(key)) throw new GpuplaneError('INVALID_INPUT', `workload ${key} is already placed`)
     let ctx: CycleContext
@@ -131,7 +139,14 @@ export class Scheduler {
     const skipped = new Set<string>()
     for (const p of this.profile.plugins) {
       if (!p.preFilter) continue
-      const s = p.preFilter(ctx)
+      let s = p.preFilter(ctx)
+      if (s.code.startsWith('Unschedulable') && p === namespaceQuota) {
+        // The namespace's own quota is lent out: take it back from the borrowers, then ask again.
+        const r = this.reclaimQuota(ctx, minimumRequest(w, this.view))
+        if (!r.ok) return { workload: key, ok: false, reason: `${p.name}: ${s.reason}; ${r.reason}` }
+        reclaimed.push(...r.victims)
+        s = p.preFilter(ctx)
+      }
       if (s.code === 'Skip') skipped.add(p.name)
       else if (s.code !== 'Success') return { workload: key, ok: false, reason: `${p.name}: ${s.reason ?? s.code}` }
     }
@@ -160,7 +175,16 @@ export class Scheduler {
     const ranked = feasible.map((node) => ({ node, score: this.score(ctx, node) })).sort((a, b) => b.score - a.score)
     const refusals = new Map<string, number>()
     for (const { node } of ranked) {
-      const placement = this.reserve(ctx, node)
+      let placement = this.reserve(ctx, node)
+      if ('refused' in placement && placement.plugin === namespaceQuota && ctx.view.quota) {
+        // What the chosen devices take (GPU memory, model) exceeds what is free of the namespace's
+        // quota: reclaim what borrowers hold of it, then reserve again on the same node.
+        const r = this.reclaimQuota(ctx, usageOf(ctx, allocations(ctx).get(node.name) ?? []))
+        if (r.ok) {
+          reclaimed.push(...r.victims)
+          placement = this.reserve(ctx, node)
+        }
+      }
       if ('refused' in placement) {
         refusals.set(placement.refused, (refusals.get(placement.refused) ?? 0) + 1)
         continue
@@ -209,12 +233,60 @@ export class Scheduler {
     if (!best) return undefined
     for (const [key, p] of best.victims) {
       this.unschedule(key)
-      const ns = p.ctx.workload.metadata.namespace ?? 'default'
-      const left = this.options.preemptionsLeft
-      if (left && left[ns] !== undefined) left[ns]--
+      this.spendBudget(p)
     }
     if (this.filter(ctx, best.node, skipped).code !== 'Success') return undefined
     return { node: best.node, victims: best.victims.map(([key]) => key) }
+  }
+
+  /**
+   * Quota reclaim: the namespace lent quota that it now needs, so the workloads borrowing it are
+   * preempted, whatever their priority (borrowed capacity is preemptible), as the ledger chooses
+   * them (lowest priorities, fewest, within disruption budgets). A victim in a gang takes its whole
+   * gang with it, since a gang runs all or nothing; budgets count every member. The victims are
+   * released at once; a cycle that fails afterwards puts them back (undoReclaim).
+   */
+  private reclaimQuota(ctx: CycleContext, request: ResourceVector): { ok: true; victims: Array<[string, Placement]> } | { ok: false; reason: string } {
+    const ledger = ctx.view.quota
+    const ns = ctx.workload.metadata.namespace ?? 'default'
+    if (!ledger || !ledger.namespaces().includes(ns)) return { ok: false, reason: 'no quota to reclaim' }
+    const r = ledger.reclaimCandidates(ns, request, { preemptionsLeft: this.options.preemptionsLeft })
+    if (!r.ok) return r
+    if (r.victims.length === 0) return { ok: false, reason: 'nothing borrowed to reclaim' }
+    const victims = new Map<string, Placement>()
+    for (const v of r.victims) {
+      const p = this.placements.get(v.id)
+      if (!p) continue
+      const gang = p.ctx.workload.spec.gang?.group
+      const vns = p.ctx.workload.metadata.namespace ?? 'default'
+      const members = gang === undefined ? [[v.id, p] as const] : [...this.placements].filter(([, q]) => q.ctx.workload.spec.gang?.group === gang && (q.ctx.workload.metadata.namespace ?? 'default') === vns)
+      for (const [k, q] of members) victims.set(k, q)
+    }
+    if (victims.size === 0) return { ok: false, reason: 'the borrowers are not placed by this scheduler' }
+    if (!this.withinBudget([...victims])) return { ok: false, reason: 'reclaiming would preempt whole gangs beyond their namespaces\' disruption budgets' }
+    for (const [k, p] of victims) {
+      this.release(p)
+      this.placements.delete(k)
+      this.spendBudget(p)
+    }
+    return { ok: true, victims: [...victims] }
+  }
+
+  /** Puts back tentatively reclaimed victims when the cycle that reclaimed fails after all. */
+  private undoReclaim(victims: Array<[string, Placement]>): void {
+    const left = this.options.preemptionsLeft
+    for (const [k, p] of victims) {
+      this.restore(p)
+      this.placements.set(k, p)
+      const ns = p.ctx.workload.metadata.namespace ?? 'default'
+      if (left && left[ns] !== undefined) left[ns]++
+    }
+  }
+
+  private spendBudget(p: Placement): void {
+    const ns = p.ctx.workload.metadata.namespace ?? 'default'
+    const left = this.options.preemptionsLeft
+    if (left && left[ns] !== undefined) left[ns]--
   }
 
   private withinBudget(victims: Array<[string, Placement]>): boolean {
@@ -270,11 +342,11 @@ export class Scheduler {
   }
 
   /** Reserve then permit on one node; a refusal undoes what was reserved and says why. */
-  private reserve(ctx: CycleContext, node: SchedNode): Placement | { refused: string } {
+  private reserve(ctx: CycleContext, node: SchedNode): Placement | { refused: string; plugin: Plugin } {
     const reserved: Plugin[] = []
     const refuse = (p: Plugin, s: Status) => {
       for (const r of [...reserved].reverse()) r.unreserve?.(ctx, node)
-      return { refused: `${p.name}: ${s.reason ?? s.code}` }
+      return { refused: `${p.name}: ${s.reason ?? s.code}`, plugin: p }
     }
     for (const p of this.profile.plugins) {
       if (!p.reserve) continue
