@@ -110,9 +110,9 @@ export function runNvidiaSmi(opts: NvidiaSmiOptions, warn: (s: string) => void):
   }
 }
 
-export function runCluster(opts: PublishOptions & { filename: string }): unknown[] {
+export function runCluster(opts: PublishOptions & { filename: string; vmHosts?: boolean }): unknown[] {
   const { text, file } = readInput(opts.filename, '-f')
-  return publishAll(hostsFromClusterText(text, file).map((host) => ({ host })), opts)
+  return publishAll(hostsFromClusterText(text, file, { vmHosts: opts.vmHosts }).map((host) => ({ host })), opts)
 }
 
 export function runTrace(opts: PublishOptions & { nodesCsv: string; mode?: PublishMode; gpuModel?: string[] }): unknown[] {
@@ -185,10 +185,11 @@ export function registerInventory(program: Command, out: (s: string) => void, er
       .command('cluster')
       .description('ResourceSlices and Nodes of a declarative Cluster spec (gpuplane.io/v1alpha1)')
       .requiredOption('-f, --filename <SPEC>', 'YAML/JSON file with a Cluster ("-" for stdin)')
-      .option('--node <NAME>', 'print this node only'),
+      .option('--node <NAME>', 'print this node only')
+      .option('--vm-hosts', 'also publish each hypervisor (worker: false) as a VM host: what new VMs could take from it, for vm-per-workload scheduling', false),
   )
     .addHelpText('after', CLUSTER_HELP)
-    .action((opts: PublishOptions & { filename: string }) => print(runCluster(opts), opts.output))
+    .action((opts: PublishOptions & { filename: string; vmHosts: boolean }) => print(runCluster(opts), opts.output))
 
   hostVerbOptions(
     inventory
@@ -239,7 +240,8 @@ index and field path).`
 const INVENTORY_HELP = `
 Verbs:
   nvidia-smi  one host from its nvidia-smi output (XML, MIG listings, topology)
-  cluster     a declarative Cluster spec (gpuplane.io/v1alpha1): hosts, GPUs, topology, VMs
+  cluster     a declarative Cluster spec (gpuplane.io/v1alpha1): hosts, GPUs, topology, VMs;
+              --vm-hosts also publishes hypervisors, for vm-per-workload scheduling
   trace       a trace node list (Alibaba GPU cluster trace v2023)
   k8s         a "kubectl get resourceslices,deviceclasses -o yaml" dump, passed through as v1
   classes     the DeviceClasses that select what gpuplane publishes
@@ -265,6 +267,13 @@ Example:
 `
 
 const CLUSTER_HELP = `${CLUSTER_FIELDS_HELP}${MODES_HELP}
+
+VM hosts (--vm-hosts): each hypervisor (worker: false) is published too, as a node named after
+it with label gpuplane.io/vm-host=true, offering the GPUs that no declared virtual machine took
+(a GPU hosting a declared vGPU counts as taken): GPUs in mode vgpu as their vGPU profiles, every
+other GPU whole, for passthrough. The scheduler places only vm-per-workload workloads there and
+plans a virtual machine for each (host, passthroughGpus, vgpus): add that entry to
+spec.virtualMachines to create it. Without --vm-hosts, hypervisors publish nothing.
 ${OUTPUT_HELP}
 
 Example (examples/cluster-demo.yaml has a whole heterogeneous cluster):

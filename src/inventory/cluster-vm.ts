@@ -1,8 +1,8 @@
-// Virtual machine worker nodes of a Cluster spec: GPUs passed through whole and vGPUs carved from a host's GPUs, with NVIDIA's per-GPU vGPU limits.
+// Virtual machine worker nodes of a Cluster spec: GPUs passed through whole and vGPUs carved from a host's GPUs, with NVIDIA's per-GPU vGPU limits; hypervisors as VM hosts.
 import type { ClusterHost, ClusterVirtualMachine } from '../api/gpuplane-v1alpha1.ts'
 import { timeSlicedVgpuProfiles, vgpuFramebufferMiB, type GpuModel, type VgpuProfile } from '../catalog/index.ts'
 import { derivedUuid } from './cluster-ids.ts'
-import type { GpuInfo, HostInfo, PublishMode } from './types.ts'
+import { LABEL_VM_HOST, type GpuInfo, type HostInfo, type PublishMode } from './types.ts'
 
 /** Throws INVALID_INPUT at a path of the spec. */
 export type Fail = (path: string, message: string) => never
@@ -68,6 +68,25 @@ export function carveVirtualMachines(vms: readonly ClusterVirtualMachine[], host
     return host
   })
   return { vms: out, taken }
+}
+
+/**
+ * A hypervisor (`worker: false`) as a VM host: a node named after the host, labelled
+ * LABEL_VM_HOST, offering what a new virtual machine could still take from it, so that the
+ * scheduler can place vm-per-workload workloads there and plan their VMs. `free` are the host's
+ * GPUs that no declared virtual machine took (a GPU hosting any declared vGPU counts as taken).
+ * A GPU in mode vgpu offers its vGPU profiles; every other GPU is offered whole, for passthrough
+ * (a VM takes no MIG device or share of a GPU).
+ */
+export function vmHostInfo(p: PhysicalHost, free: GpuInfo[]): HostInfo {
+  const gpus = free.map((g) => {
+    const gpu: GpuInfo = { ...g, mode: (g.mode ?? p.entry.mode ?? 'whole') === 'vgpu' ? 'vgpu' : 'whole', migEnabled: false }
+    delete gpu.migDevices
+    return gpu
+  })
+  const host: HostInfo = { node: p.name, host: p.name, gpus, mode: 'whole', labels: { ...p.entry.labels, [LABEL_VM_HOST]: 'true' } }
+  if (p.entry.vgpu?.mixedSize !== undefined) host.vgpuMixedSize = p.entry.vgpu.mixedSize
+  return host
 }
 
 function passthroughGpu(vm: ClusterVirtualMachine, p: PhysicalHost, hostGpu: GpuInfo, index: number, all: GpuInfo[], base: string, path: string, fail: Fail): GpuInfo {

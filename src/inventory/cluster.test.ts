@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { GpuplaneError } from '../common/errors.ts'
 import { hostsFromClusterText } from './cluster.ts'
+import { nodeObject } from './k8s-nodes.ts'
 import { publishHost } from './publish.ts'
-import type { HostInfo } from './types.ts'
+import { LABEL_VM_HOST, type HostInfo } from './types.ts'
 
 const HEAD = `apiVersion: gpuplane.io/v1alpha1
 kind: Cluster
@@ -180,6 +181,28 @@ test('vGPU limits: host GPU mode, profiles, equal-size and mixed-size rules', ()
   assert.equal(byNode(ok, 'v').gpus.length, 3)
   assert.match(specError(vm('  - {name: v, host: lv, vgpus: [{gpu: 0, profile: L40S-24C}, {gpu: 0, profile: L40S-16C, count: 2}]}\n', mixed)), /vgpus\[1\]\.count: the vGPUs on GPU 0 of host lv need 57344 MiB of framebuffer, and the GPU has 49152 MiB/)
   assert.match(specError(vm('  - {name: v, host: lv, vgpus: [{gpu: 0, profile: L40S-8C, count: 5}]}\n', mixed)), /holds at most 4 L40S-8C vGPUs in mixed-size mode/)
+})
+
+test('vmHosts: each hypervisor becomes a VM host offering its free GPUs, whole or as vGPUs', () => {
+  const spec = `${HYPERVISORS.replace('    topology: {nvlink: pairs, numaNodes: 2}\n', '    topology: {nvlink: pairs, numaNodes: 2}\n    mode: mig-dynamic\n    labels: {zone: a}\n')}  virtualMachines:
+  - {name: vm-pair, host: hv, passthroughGpus: [0, 1]}
+  - {name: v1, host: lv, vgpus: [{gpu: 0, profile: L40S-12C}]}
+`
+  assert.deepEqual(hosts(spec).map((h) => h.node), ['w', 'vm-pair', 'v1'], 'without the option, hypervisors publish nothing')
+  const list = hostsFromClusterText(HEAD + spec, 'c.yaml', { vmHosts: true })
+  assert.deepEqual(list.map((h) => h.node), ['hv', 'w', 'lv', 'vm-pair', 'v1'])
+  const hv = byNode(list, 'hv')
+  assert.equal(hv.host, 'hv')
+  assert.deepEqual(hv.labels, { zone: 'a', [LABEL_VM_HOST]: 'true' })
+  assert.deepEqual(hv.gpus.map((g) => [g.index, g.mode, g.migEnabled, g.nvlinkDomain]), [[2, 'whole', false, 'hv-nvl1'], [3, 'whole', false, 'hv-nvl1']], 'MIG GPUs are offered whole, for passthrough')
+  assert.deepEqual(publishHost(hv).flatMap((sl) => sl.spec.devices ?? []).map((d) => [d.name, d.attributes?.type?.string]), [['gpu-2', 'gpu'], ['gpu-3', 'gpu']])
+  const lv = byNode(list, 'lv')
+  assert.deepEqual(lv.gpus.map((g) => [g.index, g.mode]), [[1, 'vgpu']], 'a GPU hosting a declared vGPU counts as taken')
+  const lvDevices = publishHost(lv).flatMap((sl) => sl.spec.devices ?? [])
+  assert.ok(lvDevices.length > 0 && lvDevices.every((d) => d.name.startsWith('gpu-1-vgpu-') && d.attributes?.type?.string === 'vgpu'))
+  const node = nodeObject(hv)
+  assert.equal(node.metadata.labels[LABEL_VM_HOST], 'true')
+  assert.equal(node.metadata.labels['gpuplane.io/virtual-machine'], undefined)
 })
 
 test('a VM may not run MIG modes on a GPU without MIG, nor mig-static without declared devices', () => {

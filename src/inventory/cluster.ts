@@ -1,4 +1,4 @@
-// A gpuplane.io/v1alpha1 Cluster spec -> HostInfo[]: one per worker host and one per virtual machine, ready to publish.
+// A gpuplane.io/v1alpha1 Cluster spec -> HostInfo[]: one per worker host and one per virtual machine (and, on request, per VM host), ready to publish.
 //
 // Checks, in order: field shapes (decodeClusters, src/api), rules across fields (cluster-check.ts),
 // then the catalog here (the api layer cannot see it): GPU models, MIG support and profiles, vGPU
@@ -11,7 +11,7 @@ import { checkCluster } from './cluster-check.ts'
 import { derivedUuid } from './cluster-ids.ts'
 import { migLayout } from './cluster-mig.ts'
 import { placeGpus } from './cluster-topology.ts'
-import { carveVirtualMachines, type Fail, type PhysicalHost } from './cluster-vm.ts'
+import { carveVirtualMachines, vmHostInfo, type Fail, type PhysicalHost } from './cluster-vm.ts'
 import type { GpuInfo, HostInfo, PublishMode } from './types.ts'
 
 export { decodeClusters } from '../api/gpuplane-v1alpha1.ts'
@@ -20,15 +20,25 @@ export { decodeClusters } from '../api/gpuplane-v1alpha1.ts'
 const SAME_MODES: [ClusterPublishMode, PublishMode] extends [PublishMode, ClusterPublishMode] ? true : never = true
 void SAME_MODES
 
+/** What to publish besides the worker nodes. */
+export interface ClusterOptions {
+  /**
+   * Also publish each hypervisor (`worker: false`) as a VM host: a node named after it, labelled
+   * gpuplane.io/vm-host, with the GPUs no declared virtual machine took (cluster-vm.ts: vmHostInfo).
+   * The scheduler carves a virtual machine from it for each vm-per-workload workload.
+   */
+  vmHosts?: boolean
+}
+
 /** The hosts of a spec text: every Cluster object in it, in order. Throws when the text has none. */
-export function hostsFromClusterText(text: string, file?: string): HostInfo[] {
+export function hostsFromClusterText(text: string, file?: string, options: ClusterOptions = {}): HostInfo[] {
   const clusters = decodeClusters(text, file)
   if (clusters.length === 0) {
     throw new GpuplaneError('INVALID_INPUT', 'no Cluster object found; write a document with "apiVersion: gpuplane.io/v1alpha1" and "kind: Cluster" (gpuplane inventory cluster --help)', { file })
   }
   const seen = new Map<string, DecodedCluster>()
   return clusters.flatMap((decoded) => {
-    const hosts = clusterToHosts(decoded)
+    const hosts = clusterToHosts(decoded, options)
     for (const h of hosts) {
       const other = seen.get(h.node)
       if (other) throw new GpuplaneError('INVALID_INPUT', `node "${h.node}" is also declared by the Cluster in document ${other.location.document}${other.location.path ? ` at ${other.location.path}` : ''}; node names must be unique across Clusters`, fieldLocation(decoded.location, 'spec'))
@@ -40,9 +50,10 @@ export function hostsFromClusterText(text: string, file?: string): HostInfo[] {
 
 /**
  * The worker nodes of a Cluster: each host with `worker` not false (entries in order, replicas
- * in order), holding the GPUs no virtual machine took, then each virtual machine.
+ * in order), holding the GPUs no virtual machine took, then each virtual machine. With
+ * `options.vmHosts`, each hypervisor comes in its place among the hosts, as a VM host.
  */
-export function clusterToHosts(decoded: DecodedCluster): HostInfo[] {
+export function clusterToHosts(decoded: DecodedCluster, options: ClusterOptions = {}): HostInfo[] {
   const fail: Fail = (path, message) => {
     throw new GpuplaneError('INVALID_INPUT', message, fieldLocation(decoded.location, path))
   }
@@ -58,9 +69,9 @@ export function clusterToHosts(decoded: DecodedCluster): HostInfo[] {
   const { vms, taken } = carveVirtualMachines(decoded.cluster.spec.virtualMachines ?? [], physical, fail)
   const hosts: HostInfo[] = []
   for (const p of physical.values()) {
-    if (p.entry.worker === false) continue
     const gpus = p.gpus.filter((g) => !taken.get(p.name)?.has(g.index))
-    hosts.push(hostInfo(p, gpus))
+    if (p.entry.worker !== false) hosts.push(hostInfo(p, gpus))
+    else if (options.vmHosts) hosts.push(vmHostInfo(p, gpus))
   }
   return [...hosts, ...vms]
 }

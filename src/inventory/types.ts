@@ -88,6 +88,12 @@ export interface HostInfo {
 /** The DRA driver name gpuplane publishes under; the NVIDIA DRA driver's, so its DeviceClasses apply. */
 export const GPU_DRIVER = 'gpu.nvidia.com'
 
+/**
+ * Node label of a hypervisor published as a VM host (`gpuplane inventory cluster --vm-hosts`):
+ * its GPUs are offered only to vm-per-workload workloads, each in a virtual machine of its own.
+ */
+export const LABEL_VM_HOST = 'gpuplane.io/vm-host'
+
 /** gpuplane's own attribute names. */
 export const ATTR_NVLINK_DOMAIN = 'gpuplane.io/nvlinkDomain'
 export const ATTR_HOST = 'gpuplane.io/host'
