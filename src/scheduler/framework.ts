@@ -6,7 +6,11 @@
 //   preFilter   in order, once per cycle. Unschedulable* stops the cycle; Skip disables the same
 //               plugin's filter for this cycle; Error stops the cycle with an error.
 //   filter      per node, in order; the first status that is not Success rejects the node and is
-//               its reason. Nodes are filtered in name order.
+//               its reason. Nodes are filtered in name order, from a start that moves on each cycle,
+//               until enough feasible nodes are found (percentageOfNodesToScore, as kube-scheduler);
+//               a node's answer for a shapeKey is reused while its generation is unchanged. So a
+//               filter must depend only on the shape and the node's state, and may be called again
+//               on a node within a cycle (to rebuild its per-cycle data), giving the same answer.
 //   score       every plugin with a weight > 0 scores every feasible node (0..100); the weighted sum
 //               decides, ties going to the node first in name order.
 //   reserve     on the chosen node, in order; a failure unreserves the plugins already reserved
@@ -46,6 +50,18 @@ export interface CycleContext {
    * constraint on claims of several devices and falls back to the claims as written.
    */
   preferredMatchAttributes: string[]
+  /**
+   * Equal for two cycles whose filter results, and whose cacheable scores, are equal on a node in
+   * the same generation: the workload's namespace, isolation, CPU and memory, node selector,
+   * tolerations and claims, and the profile. Plugins may key per-node caches on it together with
+   * view.ts `nodeGeneration`.
+   */
+  shapeKey: string
+  /**
+   * Whether deviceScore is node-local (every weighted scoreDevice plugin has nodeLocalScore), so
+   * that the devices chosen on a node may be reused for the same shapeKey and generation.
+   */
+  deviceScoreIsNodeLocal: boolean
   /** Device-level score the DRA plugin hands to the allocator as its candidate ordering. */
   deviceScore?: (node: SchedNode, device: { driver: string; pool: string; device: string }, attributes: Readonly<Record<string, unknown>>) => number
 }
@@ -57,6 +73,12 @@ export interface Plugin {
   filter?(ctx: CycleContext, node: SchedNode): Status
   /** 0..100, higher is better. */
   score?(ctx: CycleContext, node: SchedNode): number
+  /**
+   * score and scoreDevice depend only on the cycle's shapeKey and the node's own state, so they may
+   * be reused while the node's generation is unchanged. Leave unset for scores that look at the
+   * rest of the cluster or at history.
+   */
+  nodeLocalScore?: boolean
   /** Attributes this plugin would like multi-device claims to share, most wanted first. */
   preferredMatchAttributes?: readonly string[]
   /** Orders devices inside a node (higher first); combined over plugins with the profile's weights. */

@@ -2,6 +2,8 @@
 import { allocate } from '../allocator/index.ts'
 import type { AllocationResult, ResourceClaim } from '../api/resource-v1.ts'
 import { SUCCESS, unschedulable, type CycleContext, type Plugin } from './framework.ts'
+import type { SchedNode } from './types.ts'
+import { nodeCache, type NodeCache } from './view.ts'
 
 /** CPU and memory requests against what the node has left. */
 export const resourcesFit: Plugin = {
@@ -50,6 +52,7 @@ export const nodeAffinity: Plugin = {
 }
 
 const DRA_KEY = 'dra/allocations'
+const DRA_CACHE_KEY = 'dra/cache'
 
 /**
  * DRA: the allocator decides, per node, which devices the workload's claims get; the profile's
@@ -62,21 +65,17 @@ export const dynamicResources: Plugin = {
     return ctx.claims.length === 0 ? { code: 'Skip' } : SUCCESS
   },
   filter(ctx, node) {
-    const { snapshot, state } = ctx.view
-    const score = ctx.deviceScore
-    const options = { node: { name: node.name, labels: node.labels }, score: score && ((d: Parameters<NonNullable<typeof score>>[1], attrs: Readonly<Record<string, unknown>>) => score(node, d, attrs)) }
-    // Preferred topology first: the same claims with one more matchAttribute, then as written.
-    let outcome: ReturnType<typeof allocate> | undefined
-    for (const attribute of ctx.preferredMatchAttributes) {
-      const preferred = withPreferredConstraint(ctx.claims, attribute)
-      if (!preferred) continue
-      const o = allocate(snapshot, state, preferred, options)
-      if (o.ok) {
-        outcome = o
-        break
-      }
+    // The allocator's answer for this shape is reused while nothing changed on the node; except an
+    // allocation with share IDs, which are unique to the claim they were made for, and a choice
+    // made by device scores that look beyond the node.
+    let cache = ctx.data.get(DRA_CACHE_KEY) as NodeCache<ReturnType<typeof allocate>> | undefined
+    if (!cache) ctx.data.set(DRA_CACHE_KEY, (cache = nodeCache(ctx.view, 'dynamic-resources', ctx.shapeKey)))
+    let outcome = cache.get(node.name)
+    if (outcome === undefined) {
+      outcome = allocateOn(ctx, node)
+      const reusable = !outcome.ok || (ctx.deviceScoreIsNodeLocal && !outcome.allocations.some((a) => a.devices?.results?.some((r) => r.shareID !== undefined)))
+      if (reusable) cache.set(node.name, outcome)
     }
-    outcome ??= allocate(snapshot, state, ctx.claims, options)
     if (!outcome.ok) {
       return outcome.code === 'CLAIM_UNSATISFIABLE' ? unschedulable(deviceReason(ctx)) : { code: 'Error', reason: `${outcome.code}: ${outcome.reason}` }
     }
@@ -90,6 +89,25 @@ export const dynamicResources: Plugin = {
   unreserve(ctx, node) {
     for (const a of allocations(ctx).get(node.name) ?? []) ctx.view.state.release(a)
   },
+}
+
+/** The allocator on one node, with the profile's preferred topology first and its device scores. */
+function allocateOn(ctx: CycleContext, node: SchedNode): ReturnType<typeof allocate> {
+  const { snapshot, state } = ctx.view
+  const score = ctx.deviceScore
+  const options = { node: { name: node.name, labels: node.labels }, score: score && ((d: Parameters<NonNullable<typeof score>>[1], attrs: Readonly<Record<string, unknown>>) => score(node, d, attrs)) }
+  // Preferred topology first: the same claims with one more matchAttribute, then as written.
+  let outcome: ReturnType<typeof allocate> | undefined
+  for (const attribute of ctx.preferredMatchAttributes) {
+    const preferred = withPreferredConstraint(ctx.claims, attribute)
+    if (!preferred) continue
+    const o = allocate(snapshot, state, preferred, options)
+    if (o.ok) {
+      outcome = o
+      break
+    }
+  }
+  return outcome ?? allocate(snapshot, state, ctx.claims, options)
 }
 
 /** The allocations the DRA filter found for each node in this cycle. */

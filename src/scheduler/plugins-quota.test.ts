@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import type { Namespace } from '../api/namespace-v1alpha1.ts'
 import type { Workload } from '../api/workload-v1alpha1.ts'
 import { deviceClasses, publishHost } from '../inventory/publish.ts'
@@ -114,4 +115,49 @@ test('a reclaim is undone when the cycle fails afterwards; a gang member takes i
   assert.ok(d.ok, !d.ok ? d.reason : '')
   assert.deepEqual([...(d.preempted ?? [])].sort(), ['borrower/m1', 'borrower/m2'])
   assert.deepEqual(s.view.quota!.borrowedBy('borrower'), {})
+})
+
+test('property: under random streams with cohorts, reclaim and preemption, quota and devices are never oversubscribed and every refusal is real', () => {
+  const hostB = publishHost({ node: 'b', mode: 'whole', gpus: Array.from({ length: 4 }, (_, i) => ({ index: i, uuid: `GPU-b-${i}`, productName: 'NVIDIA H100 80GB HBM3', model: 'H100-80GB' })) })
+  const NS = ['red', 'green', 'blue']
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ gpus: fc.integer({ min: 0, max: 4 }), lend: fc.integer({ min: 0, max: 4 }) }), { minLength: 3, maxLength: 3 }),
+      fc.array(fc.record({ ns: fc.nat(2), gpus: fc.integer({ min: 1, max: 3 }), priority: fc.integer({ min: 0, max: 2 }), remove: fc.option(fc.nat(), { nil: undefined }) }), { maxLength: 30 }),
+      (quotas, events) => {
+        const namespaces = NS.map((n, i) => ns(n, quotas[i].gpus, { cohort: 'all', lendingLimit: { gpus: quotas[i].lend } }))
+        const s = new Scheduler(clusterView({ nodes: ['a', 'b'].map((name) => ({ name, labels: {}, taints: [] })), slices: [...hostA, ...hostB], classes: deviceClasses(), namespaces }))
+        const live = new Map<string, { ns: string; gpus: number; devices: string[] }>()
+        events.forEach((e, i) => {
+          if (e.remove !== undefined && live.size > 0) {
+            const key = [...live.keys()][e.remove % live.size]
+            assert.ok(s.unschedule(key))
+            live.delete(key)
+          }
+          const w = workload(`w${i}`, NS[e.ns], e.gpus, e.priority)
+          const d = s.scheduleOne(w)
+          if (d.ok) {
+            for (const v of d.preempted ?? []) assert.ok(live.delete(v), `victim ${v} was placed`)
+            live.set(d.workload, { ns: NS[e.ns], gpus: e.gpus, devices: d.allocations.flatMap((a) => a.devices!.results!.map((r) => `${r.pool}/${r.device}`)) })
+          } else if (!/quota/.test(d.reason)) {
+            // Refused for devices: then no node has that many free GPUs (no stale cache said no).
+            const held = new Set([...live.values()].flatMap((l) => l.devices))
+            for (const [node, total] of [['a', 8], ['b', 4]] as const) assert.ok(total - [...held].filter((x) => x.startsWith(`${node}/`)).length < e.gpus, `${d.workload} refused (${d.reason}) though node ${node} has room`)
+          }
+          const held = [...live.values()].flatMap((l) => l.devices)
+          assert.equal(new Set(held).size, held.length, 'a device is held twice')
+          const ledger = s.view.quota!
+          for (const [i2, n] of NS.entries()) {
+            const used = [...live.values()].filter((l) => l.ns === n).reduce((c, l) => c + l.gpus, 0)
+            assert.equal(ledger.usage(n).gpus ?? 0n, BigInt(used), `ledger usage of ${n}`)
+            assert.ok(used <= quotas[i2].gpus + Number(ledger.borrowedBy(n).gpus ?? 0n), `${n} within quota plus borrowed`)
+            assert.ok(Number(ledger.lentBy(n).gpus ?? 0n) <= quotas[i2].lend, `${n} lends within its lendingLimit`)
+          }
+          const capacity = quotas.reduce((c, q) => c + q.gpus, 0)
+          assert.ok(held.length <= capacity, 'the cohort never uses more than its quotas together')
+        })
+      },
+    ),
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 60) },
+  )
 })

@@ -53,6 +53,7 @@ function chosenDevices(ctx: Parameters<NonNullable<Plugin['score']>>[0], node: S
 /** Prefer nodes whose GPUs are already in use: keeps whole nodes free for large workloads. */
 export const binpack: Plugin = {
   name: 'binpack',
+  nodeLocalScore: true,
   score(ctx, node) {
     const { total, busy } = gpuUse(ctx.view, node, chosenDevices(ctx, node))
     return total === 0 ? 0 : Math.round((100 * busy) / total)
@@ -68,6 +69,7 @@ export const binpack: Plugin = {
 /** Prefer the least used nodes: spreads load and failure domains. */
 export const spread: Plugin = {
   name: 'spread',
+  nodeLocalScore: true,
   score(ctx, node) {
     const { total, busy } = gpuUse(ctx.view, node, chosenDevices(ctx, node))
     return total === 0 ? 100 : Math.round(100 - (100 * busy) / total)
@@ -86,6 +88,7 @@ const TOPOLOGY_KEYS: Array<[string, number]> = [
  */
 export const topology: Plugin = {
   name: 'topology',
+  nodeLocalScore: true,
   preferredMatchAttributes: TOPOLOGY_KEYS.map(([key]) => key),
   scoreDevice(ctx, node, _device, attributes) {
     // Finish NVLink domains already in use before opening a free one.
@@ -100,8 +103,8 @@ export const topology: Plugin = {
     const picked = devices.filter((d) => chosen.has(d.id))
     let score = 0
     for (const [key, points] of TOPOLOGY_KEYS) {
-      const values = new Set(picked.map((d) => JSON.stringify(d.attributes[key] ?? null)))
-      if (values.size === 1 && !values.has('null')) score += points
+      const values = new Set(picked.map((d) => attributeKey(d.attributes[key])))
+      if (values.size === 1 && !values.has('')) score += points
     }
     // Taking from a domain that was entirely free breaks it up for future multi-GPU claims.
     const domains = new Set(picked.map((d) => d.attributes['gpuplane.io/nvlinkDomain']?.string).filter(Boolean))
@@ -109,4 +112,13 @@ export const topology: Plugin = {
     if (!brokeFreeDomain) score += 10
     return score
   },
+}
+
+/** A comparable text for an attribute value (int values are bigints); '' when absent. */
+function attributeKey(a: DeviceAttribute | undefined): string {
+  if (a === undefined) return ''
+  if (a.int !== undefined) return `int:${a.int}`
+  if (a.bool !== undefined) return `bool:${a.bool}`
+  if (a.version !== undefined) return `version:${a.version}`
+  return `string:${a.string ?? ''}`
 }

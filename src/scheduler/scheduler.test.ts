@@ -195,3 +195,14 @@ test('property: with priorities and preemption, devices stay exclusive and victi
     { numRuns: Number(process.env.PROPERTY_RUNS ?? 100) },
   )
 })
+
+test('topology scores int attributes (numaNode) and keeps a 2-GPU claim on one NUMA node', () => {
+  // numaNode is published as an int (a bigint once decoded); GPUs 0-3 on node 0, 4-7 on node 1.
+  const h = host('a', 8, 0)
+  h.gpus.forEach((g, i) => Object.assign(g, { numaNode: i < 4 ? 0 : 1 }))
+  const s = new Scheduler(view([h]))
+  assert.ok(s.scheduleOne(workload('w1', gpus(3))).ok)
+  const d = s.scheduleOne(workload('w2', gpus(2)))
+  assert.ok(d.ok, !d.ok ? d.reason : '')
+  assert.deepEqual(d.allocations[0].devices!.results!.map((r) => r.device), ['gpu-4', 'gpu-5'], 'not gpu-3 with gpu-4 across NUMA nodes')
+})

@@ -6,15 +6,18 @@ import { GpuplaneError } from '../common/errors.ts'
 import { SUCCESS, type CycleContext, type Plugin, type Profile, type Status } from './framework.ts'
 import { allocations, dynamicResources, nodeAffinity, resourcesFit } from './plugins-default.ts'
 import { orderPending, type FairShareState, type PendingWorkload } from './fair-share.ts'
-import { isolation } from './plugins-isolation.ts'
+import { isolation, isolationVmDevices, vmDecision } from './plugins-isolation.ts'
 import { namespaceQuota, usageOf } from './plugins-quota.ts'
 import type { QuotaLedger, ResourceVector } from './quota.ts'
+import { fragmentation } from './plugins-fragmentation.ts'
 import { binpack, spread, topology } from './plugins-score.ts'
 import { workloadKeyOf as workloadKey } from './workload-key.ts'
 import type { ClusterView, SchedNode } from './types.ts'
+import { nodeCache, noteChange } from './view.ts'
+import type { VmPlan } from './vm-plan.ts'
 
 export type Decision =
-  | { workload: string; ok: true; node: string; claims: ResourceClaim[]; allocations: AllocationResult[]; preempted?: string[] }
+  | { workload: string; ok: true; node: string; claims: ResourceClaim[]; allocations: AllocationResult[]; preempted?: string[]; /** The VM to create for a vm-per-workload workload. */ vm?: VmPlan }
   | { workload: string; ok: false; reason: string }
 
 export interface SchedulerOptions {
@@ -22,14 +25,45 @@ export interface SchedulerOptions {
   preemption?: boolean
   /** Preemptions each namespace may still suffer (its disruption budget for the current window); absent = unlimited. */
   preemptionsLeft?: Record<string, number>
+  /**
+   * Percentage of the nodes to find feasible before scoring (kube-scheduler's
+   * percentageOfNodesToScore): 0 or absent for its adaptive default, 100 to score every node.
+   */
+  percentageOfNodesToScore?: number
 }
 
-/** The default profile: every default plugin (quota after DRA, which it counts); binpack and topology score. */
+/** The default profile: every default plugin (VM device check and quota after DRA, which they read); binpack and topology score. */
 export function defaultProfile(weights: Record<string, number> = { binpack: 1, topology: 1 }): Profile {
-  return { name: 'default', plugins: [nodeAffinity, isolation, resourcesFit, dynamicResources, namespaceQuota, binpack, spread, topology], weights }
+  return { name: 'default', plugins: [nodeAffinity, isolation, resourcesFit, dynamicResources, isolationVmDevices, namespaceQuota, binpack, spread, topology, fragmentation], weights }
 }
 
 export { workloadKeyOf as workloadKey } from './workload-key.ts'
+
+/** Shapes whose per-node answers a scheduler keeps. */
+const MAX_CACHED_SHAPES = 256
+
+/** What the nodes answered one shape: by node position, the status and node-local score, valid for `generation`. */
+interface ShapeCache {
+  generation: Float64Array
+  status: Array<Status | undefined>
+  score: Float64Array
+}
+
+interface Ranked {
+  node: SchedNode
+  score: number
+}
+
+/** Highest score first, ties to the node first in name order; sorts only when the best is refused. */
+function* bestFirst(ranked: Ranked[]): Generator<Ranked> {
+  if (ranked.length === 0) return
+  const better = (a: Ranked, b: Ranked) => a.score > b.score || (a.score === b.score && a.node.name < b.node.name)
+  let best = 0
+  for (let i = 1; i < ranked.length; i++) if (better(ranked[i], ranked[best])) best = i
+  yield ranked[best]
+  const rest = ranked.filter((_, i) => i !== best).sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0))
+  yield* rest
+}
 
 interface Placement {
   ctx: CycleContext
@@ -43,7 +77,20 @@ interface Placement {
  */
 export class Scheduler {
   private readonly placements = new Map<string, Placement>()
+  /** Keys of the placements on each node. */
+  private readonly onNode = new Map<string, Set<string>>()
+  /** How many placements there are of each priority. */
+  private readonly priorities = new Map<number, number>()
   private readonly nodes: SchedNode[]
+  /** Where the next cycle starts filtering (kube-scheduler's nextStartNodeIndex). */
+  private nextStart = 0
+  private readonly profileKey: string
+  /** Position in view.nodes of each of this.nodes (for the view's change clock). */
+  private readonly viewIndex: Int32Array
+  private readonly shapes = new Map<string, ShapeCache>()
+  /** Weighted score plugins whose score is node-local, and the others. */
+  private readonly localScorers: Plugin[]
+  private readonly globalScorers: Plugin[]
 
   constructor(
     readonly view: ClusterView,
@@ -51,6 +98,11 @@ export class Scheduler {
     readonly options: SchedulerOptions = {},
   ) {
     this.nodes = [...view.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    this.viewIndex = Int32Array.from(this.nodes, (n) => view.nodeIndex.get(n.name)!)
+    this.profileKey = JSON.stringify([profile.name, profile.plugins.map((p) => p.name), profile.weights])
+    const scorers = profile.plugins.filter((p) => p.score && (profile.weights[p.name] ?? 0) > 0)
+    this.localScorers = scorers.filter((p) => p.nodeLocalScore)
+    this.globalScorers = scorers.filter((p) => !p.nodeLocalScore)
   }
 
   /**
@@ -151,30 +203,65 @@ export class Scheduler {
       else if (s.code !== 'Success') return { workload: key, ok: false, reason: `${p.name}: ${s.reason ?? s.code}` }
     }
 
-    const feasible: SchedNode[] = []
-    const resolvable: SchedNode[] = []
-    const reasons = new Map<string, number>()
-    for (const node of this.nodes) {
-      const s = this.filter(ctx, node, skipped)
-      if (s.code === 'Success') feasible.push(node)
-      else if (s.code === 'Error') return { workload: key, ok: false, reason: `${s.plugin}: ${s.reason}` }
-      else {
-        reasons.set(s.reason ?? s.code, (reasons.get(s.reason ?? s.code) ?? 0) + 1)
-        if (s.code === 'Unschedulable') resolvable.push(node)
+    // Filter from where the last cycle stopped until enough feasible nodes are found (all of them
+    // on clusters under 100 nodes). What a node gave this shape, its filter status and node-local
+    // score, is reused while the node's generation is unchanged.
+    const feasible: Ranked[] = []
+    const count = this.nodes.length
+    const wanted = feasibleNodesToFind(count, this.options.percentageOfNodesToScore ?? 0)
+    const seen = this.shapeCache(ctx.shapeKey)
+    const changes = this.view.changes
+    const filtered = new Set<string>()
+    let visited = 0
+    for (; visited < count && feasible.length < wanted; visited++) {
+      const i = (this.nextStart + visited) % count
+      const own = changes.node[this.viewIndex[i]]
+      const generation = own > changes.shared ? own : changes.shared
+      let s = seen.generation[i] === generation ? seen.status[i] : undefined
+      if (s === undefined) {
+        const node = this.nodes[i]
+        s = this.filter(ctx, node, skipped)
+        if (s.code === 'Error') return { workload: key, ok: false, reason: `${s.plugin}: ${s.reason}` }
+        filtered.add(node.name)
+        seen.score[i] = s.code === 'Success' ? this.localScore(ctx, node) : 0
+        seen.status[i] = s
+        seen.generation[i] = generation
       }
+      if (s.code === 'Success') feasible.push({ node: this.nodes[i], score: seen.score[i] })
+    }
+    this.nextStart = (this.nextStart + visited) % Math.max(count, 1)
+    // Plugins keep per-node data of the cycle (the devices chosen); a node answered from the cache
+    // is filtered again (cheaply: its plugins cache too) before anything needs that data.
+    const prepare = (node: SchedNode) => {
+      if (!filtered.has(node.name)) this.filter(ctx, node, skipped)
+      filtered.add(node.name)
     }
     if (feasible.length === 0) {
+      // Every node was visited and said why not: count the reasons, and where preemption could help.
+      const reasons = new Map<string, number>()
+      const resolvable: SchedNode[] = []
+      for (let i = 0; i < count; i++) {
+        const s = seen.status[i]!
+        reasons.set(s.reason ?? s.code, (reasons.get(s.reason ?? s.code) ?? 0) + 1)
+        if (s.code === 'Unschedulable') resolvable.push(this.nodes[i])
+      }
       const preempted = this.options.preemption === false ? undefined : this.preempt(ctx, skipped, resolvable)
       if (!preempted) return { workload: key, ok: false, reason: explain(reasons, this.nodes.length) }
       const placement = this.reserve(ctx, preempted.node)
       if ('refused' in placement) return { workload: key, ok: false, reason: `after preempting ${preempted.victims.join(', ')}: ${placement.refused}` }
-      this.placements.set(key, placement)
-      return { workload: key, ok: true, node: preempted.node.name, claims: ctx.claims, allocations: allocations(ctx).get(preempted.node.name) ?? [], preempted: preempted.victims }
+      this.remember(key, placement)
+      return { workload: key, ok: true, node: preempted.node.name, claims: ctx.claims, allocations: allocations(ctx).get(preempted.node.name) ?? [], preempted: preempted.victims, ...vmDecision(ctx, preempted.node) }
     }
 
-    const ranked = feasible.map((node) => ({ node, score: this.score(ctx, node) })).sort((a, b) => b.score - a.score)
+    if (this.globalScorers.length > 0) {
+      for (const f of feasible) {
+        prepare(f.node)
+        for (const p of this.globalScorers) f.score += this.profile.weights[p.name]! * p.score!(ctx, f.node)
+      }
+    }
     const refusals = new Map<string, number>()
-    for (const { node } of ranked) {
+    for (const { node } of bestFirst(feasible)) {
+      prepare(node)
       let placement = this.reserve(ctx, node)
       if ('refused' in placement && placement.plugin === namespaceQuota && ctx.view.quota) {
         // What the chosen devices take (GPU memory, model) exceeds what is free of the namespace's
@@ -189,8 +276,8 @@ export class Scheduler {
         refusals.set(placement.refused, (refusals.get(placement.refused) ?? 0) + 1)
         continue
       }
-      this.placements.set(key, placement)
-      return { workload: key, ok: true, node: node.name, claims: ctx.claims, allocations: allocations(ctx).get(node.name) ?? [] }
+      this.remember(key, placement)
+      return { workload: key, ok: true, node: node.name, claims: ctx.claims, allocations: allocations(ctx).get(node.name) ?? [], ...vmDecision(ctx, node) }
     }
     return { workload: key, ok: false, reason: `reservation refused on ${explain(refusals, feasible.length)}` }
   }
@@ -205,9 +292,10 @@ export class Scheduler {
    */
   private preempt(ctx: CycleContext, skipped: Set<string>, nodes: SchedNode[]): { node: SchedNode; victims: string[] } | undefined {
     const priority = ctx.workload.spec.priority ?? 0
+    if (![...this.priorities.keys()].some((p) => p < priority)) return undefined
     let best: { node: SchedNode; victims: Array<[string, Placement]>; top: number } | undefined
     for (const node of nodes) {
-      const lower = [...this.placements].filter(([, p]) => p.node.name === node.name && (p.ctx.workload.spec.priority ?? 0) < priority && !p.ctx.workload.spec.gang)
+      const lower = [...(this.onNode.get(node.name) ?? [])].map((k) => [k, this.placements.get(k)!] as [string, Placement]).filter(([, p]) => (p.ctx.workload.spec.priority ?? 0) < priority && !p.ctx.workload.spec.gang)
       if (lower.length === 0) continue
       for (const [, p] of lower) this.release(p)
       let victims: Array<[string, Placement]> = []
@@ -266,7 +354,7 @@ export class Scheduler {
     if (!this.withinBudget([...victims])) return { ok: false, reason: 'reclaiming would preempt whole gangs beyond their namespaces\' disruption budgets' }
     for (const [k, p] of victims) {
       this.release(p)
-      this.placements.delete(k)
+      this.forget(k)
       this.spendBudget(p)
     }
     return { ok: true, victims: [...victims] }
@@ -277,7 +365,7 @@ export class Scheduler {
     const left = this.options.preemptionsLeft
     for (const [k, p] of victims) {
       this.restore(p)
-      this.placements.set(k, p)
+      this.remember(k, p)
       const ns = p.ctx.workload.metadata.namespace ?? 'default'
       if (left && left[ns] !== undefined) left[ns]++
     }
@@ -302,12 +390,34 @@ export class Scheduler {
 
   /** Takes a placement's reservations back without forgetting it (for what-if checks). */
   private release(p: Placement): void {
+    noteChange(this.view, p.node.name)
     for (const plugin of [...p.reserved].reverse()) plugin.unreserve?.(p.ctx, p.node)
   }
 
   /** Re-applies a released placement's reservations exactly as they were. */
   private restore(p: Placement): void {
+    noteChange(this.view, p.node.name)
     for (const plugin of p.reserved) plugin.reserve?.(p.ctx, p.node)
+  }
+
+  private remember(key: string, p: Placement): void {
+    this.placements.set(key, p)
+    const priority = p.ctx.workload.spec.priority ?? 0
+    this.priorities.set(priority, (this.priorities.get(priority) ?? 0) + 1)
+    let keys = this.onNode.get(p.node.name)
+    if (!keys) this.onNode.set(p.node.name, (keys = new Set()))
+    keys.add(key)
+  }
+
+  private forget(key: string): void {
+    const p = this.placements.get(key)
+    if (!p) return
+    this.placements.delete(key)
+    this.onNode.get(p.node.name)!.delete(key)
+    const priority = p.ctx.workload.spec.priority ?? 0
+    const left = this.priorities.get(priority)! - 1
+    if (left > 0) this.priorities.set(priority, left)
+    else this.priorities.delete(priority)
   }
 
   /** Undoes a placement (the workload ended, was preempted, or its gang failed). */
@@ -315,7 +425,7 @@ export class Scheduler {
     const p = this.placements.get(key)
     if (!p) return false
     this.release(p)
-    this.placements.delete(key)
+    this.forget(key)
     return true
   }
 
@@ -332,17 +442,30 @@ export class Scheduler {
     return SUCCESS
   }
 
-  private score(ctx: CycleContext, node: SchedNode): number {
-    let total = 0
-    for (const p of this.profile.plugins) {
-      const weight = this.profile.weights[p.name] ?? 0
-      if (p.score && weight > 0) total += weight * p.score(ctx, node)
+  /** The filter statuses and node-local scores of one shape by node position (most recently used shapes kept). */
+  private shapeCache(shape: string): ShapeCache {
+    let c = this.shapes.get(shape)
+    if (c !== undefined) {
+      this.shapes.delete(shape)
+    } else {
+      if (this.shapes.size >= MAX_CACHED_SHAPES) this.shapes.delete(this.shapes.keys().next().value!)
+      const n = this.nodes.length
+      c = { generation: new Float64Array(n).fill(-1), status: new Array<Status | undefined>(n), score: new Float64Array(n) }
     }
+    this.shapes.set(shape, c)
+    return c
+  }
+
+  /** The weighted sum of the node-local scores (the others are added per cycle). */
+  private localScore(ctx: CycleContext, node: SchedNode): number {
+    let total = 0
+    for (const p of this.localScorers) total += this.profile.weights[p.name]! * p.score!(ctx, node)
     return total
   }
 
   /** Reserve then permit on one node; a refusal undoes what was reserved and says why. */
   private reserve(ctx: CycleContext, node: SchedNode): Placement | { refused: string; plugin: Plugin } {
+    noteChange(this.view, node.name)
     const reserved: Plugin[] = []
     const refuse = (p: Plugin, s: Status) => {
       for (const r of [...reserved].reverse()) r.unreserve?.(ctx, node)
@@ -361,6 +484,13 @@ export class Scheduler {
     return { ctx, node, reserved }
   }
 
+  /** What filter results and node-local scores depend on besides the node (see CycleContext.shapeKey). */
+  private shapeKey(ctx: CycleContext): string {
+    const w = ctx.workload
+    const claims = ctx.claims.map((c, i) => (w.spec.resourceClaims?.[i]?.resourceClaimName ? { ref: `${c.metadata.namespace}/${c.metadata.name}` } : c.spec))
+    return JSON.stringify([this.profileKey, w.metadata.namespace ?? 'default', w.spec.isolation ?? null, ctx.cpuMilli, ctx.memoryBytes, w.spec.nodeSelector ?? null, w.spec.tolerations ?? null, claims], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+  }
+
   private cycleContext(w: Workload): CycleContext {
     const ctx: CycleContext = {
       workload: w,
@@ -370,13 +500,75 @@ export class Scheduler {
       view: this.view,
       data: new Map(),
       preferredMatchAttributes: this.profile.plugins.filter((p) => (this.profile.weights[p.name] ?? 0) > 0).flatMap((p) => p.preferredMatchAttributes ?? []),
+      shapeKey: '',
+      deviceScoreIsNodeLocal: true,
     }
+    ctx.shapeKey = this.shapeKey(ctx)
     const scorers = this.profile.plugins.filter((p) => p.scoreDevice && (this.profile.weights[p.name] ?? 0) > 0)
+    ctx.deviceScoreIsNodeLocal = scorers.every((p) => p.nodeLocalScore === true)
     if (scorers.length > 0) {
       ctx.deviceScore = (node, device, attributes) => scorers.reduce((sum, p) => sum + this.profile.weights[p.name]! * p.scoreDevice!(ctx, node, device, attributes), 0)
     }
     return ctx
   }
+
+  /**
+   * Places `w` on node `nodeName` and nowhere else, without preemption. With `allocs` (one per
+   * claim, in the order of spec.resourceClaims) it restores a workload that already runs there
+   * holding those devices: no filter runs, and it is refused only when a device is not published
+   * or is already held. Without `allocs`, the pre-filters and the node's filters run and the devices
+   * the DRA filter finds are taken. Either way every plugin reserves it (devices, CPU and memory,
+   * tenancy, quota), so unschedule() takes it off again.
+   */
+  placeOn(w: Workload, nodeName: string, allocs?: readonly AllocationResult[]): Decision {
+    const key = workloadKey(w)
+    if (this.placements.has(key)) throw new GpuplaneError('INVALID_INPUT', `workload ${key} is already placed`)
+    const node = this.nodes.find((n) => n.name === nodeName)
+    if (!node) return { workload: key, ok: false, reason: `node ${nodeName} is not in the cluster` }
+    let ctx: CycleContext
+    try {
+      ctx = this.cycleContext(w)
+    } catch (e) {
+      if (e instanceof GpuplaneError) return { workload: key, ok: false, reason: e.message }
+      throw e
+    }
+    if (allocs) {
+      if (allocs.length !== ctx.claims.length) return { workload: key, ok: false, reason: `${allocs.length} allocations given for ${ctx.claims.length} claims` }
+      for (const r of allocs.flatMap((a) => a.devices?.results ?? [])) {
+        const id = `${r.driver}/${r.pool}/${r.device}`
+        if (!this.view.snapshot.device(id, `${r.driver}/${r.pool}`)) return { workload: key, ok: false, reason: `device ${id} is not published by any ResourceSlice` }
+        if (r.adminAccess !== true && r.shareID === undefined && this.view.state.isAllocated(id)) return { workload: key, ok: false, reason: `device ${id} is already allocated` }
+      }
+      allocations(ctx).set(node.name, [...allocs])
+    } else {
+      const skipped = new Set<string>()
+      for (const p of this.profile.plugins) {
+        const s = p.preFilter?.(ctx)
+        if (s?.code === 'Skip') skipped.add(p.name)
+        else if (s && s.code !== 'Success') return { workload: key, ok: false, reason: `${p.name}: ${s.reason ?? s.code}` }
+      }
+      const s = this.filter(ctx, node, skipped)
+      if (s.code !== 'Success') return { workload: key, ok: false, reason: `${s.plugin}: ${s.reason ?? s.code}` }
+    }
+    const placement = this.reserve(ctx, node)
+    if ('refused' in placement) return { workload: key, ok: false, reason: placement.refused }
+    this.remember(key, placement)
+    return { workload: key, ok: true, node: node.name, claims: ctx.claims, allocations: allocations(ctx).get(node.name) ?? [], ...vmDecision(ctx, node) }
+  }
+}
+
+/**
+ * How many feasible nodes a cycle looks for before it stops filtering, as kube-scheduler's
+ * numFeasibleNodesToFind: every node under 100 nodes; else `percentage` of them (0: adaptive,
+ * 50% less 1% per 125 nodes, at least 5%), and never fewer than 100.
+ */
+export function feasibleNodesToFind(nodes: number, percentage: number): number {
+  const MIN_FEASIBLE_NODES = 100
+  const MIN_PERCENTAGE = 5
+  if (nodes < MIN_FEASIBLE_NODES || percentage >= 100) return nodes
+  let pct = percentage
+  if (pct <= 0) pct = Math.max(MIN_PERCENTAGE, 50 - Math.floor(nodes / 125))
+  return Math.max(MIN_FEASIBLE_NODES, Math.floor((nodes * pct) / 100))
 }
 
 function milli(q: string | undefined): number {

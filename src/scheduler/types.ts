@@ -34,6 +34,14 @@ export interface ClusterView {
   templates: Map<string, ResourceClaimTemplate>
   /** Namespace quotas; without a ledger, or for a namespace it does not know, nothing is limited. */
   quota?: QuotaLedger
+  /** Position of each node in `nodes`. */
+  nodeIndex: Map<string, number>
+  /**
+   * A logical clock of changes, for per-node caches: `node[i]` holds the tick of the last
+   * reservation or release on nodes[i], `shared` the tick of the last one while devices not local
+   * to one node exist. Advanced only by the scheduler (see view.ts noteChange and nodeGeneration).
+   */
+  changes: { tick: number; node: Float64Array; shared: number }
   /** Isolation level of each gpuplane Namespace (absent: shared). */
   namespaceIsolation?: Map<string, IsolationLevel>
 }
