@@ -1,4 +1,10 @@
 // gpuplane.io/v1alpha1 Workload: a pod-like unit the scheduler places (CPU, memory, ResourceClaims, gang, isolation); zod schema and decoding with file/document/path errors.
+//
+// `status` is a loose object. `gpuplane schedule` and `gpuplane defrag` (src/cli/schedule.ts) read
+// `status.nodeName`: the node the workload runs on, its devices being the status.allocation of its
+// claims (the ResourceClaim an entry names, or `<workload>-<entry>`); absent, it is pending. They
+// write `status.phase` (`Scheduled` or `Pending`), `status.nodeName` and, when pending,
+// `status.reason`; phase and reason are not read back.
 import { z } from 'zod'
 import type { ErrorLocation } from '../common/errors.ts'
 import { decodeKind, GPUPLANE_V1ALPHA1, type KindDecoder } from './decode-kind.ts'

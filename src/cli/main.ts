@@ -2,7 +2,9 @@
 import { Command, CommanderError, Option } from 'commander'
 import { GpuplaneError } from '../common/errors.ts'
 import { renderReport, runAllocate } from './allocate.ts'
+import { registerDefrag } from './defrag.ts'
 import { registerInventory } from './inventory.ts'
+import { registerSchedule } from './schedule.ts'
 
 const ALLOCATE_HELP = `
 What it reads:
@@ -61,6 +63,8 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void)
       program.setOptionValue('exitCode', report.unallocatable.length > 0 ? 3 : 0)
     })
   registerInventory(program, out, err)
+  registerSchedule(program, out, err)
+  registerDefrag(program, out, err)
   return program
 }
 
