@@ -11,6 +11,8 @@
 //               a node's answer for a shapeKey is reused while its generation is unchanged. So a
 //               filter must depend only on the shape and the node's state, and may be called again
 //               on a node within a cycle (to rebuild its per-cycle data), giving the same answer.
+//               Filters must also be monotone: reserving never turns a failing node into a passing
+//               one (only a release can), so a failed node is skipped until the next release.
 //   score       every plugin with a weight > 0 scores every feasible node (0..100); the weighted sum
 //               decides, ties going to the node first in name order.
 //   reserve     on the chosen node, in order; a failure unreserves the plugins already reserved

@@ -47,6 +47,22 @@ interface ShapeCache {
   generation: Float64Array
   status: Array<Status | undefined>
   score: Float64Array
+  /** next[i]: a node position >= i not known to fail (count: none); a failed node points past itself. */
+  next: Int32Array
+  /** The tick since which `next`'s skips hold (a release anywhere ends them). */
+  skipsSince: number
+}
+
+/** The first position >= i that is not skipped, compressing the path on the way. */
+function nextUnskipped(next: Int32Array, i: number): number {
+  let root = i
+  while (next[root] !== root) root = next[root]
+  while (next[i] !== root) {
+    const up = next[i]
+    next[i] = root
+    i = up
+  }
+  return root
 }
 
 interface Ranked {
@@ -88,6 +104,7 @@ export class Scheduler {
   /** Position in view.nodes of each of this.nodes (for the view's change clock). */
   private readonly viewIndex: Int32Array
   private readonly shapes = new Map<string, ShapeCache>()
+  private readonly reasons = new Map<string, string>()
   /** Weighted score plugins whose score is node-local, and the others. */
   private readonly localScorers: Plugin[]
   private readonly globalScorers: Plugin[]
@@ -203,33 +220,10 @@ export class Scheduler {
       else if (s.code !== 'Success') return { workload: key, ok: false, reason: `${p.name}: ${s.reason ?? s.code}` }
     }
 
-    // Filter from where the last cycle stopped until enough feasible nodes are found (all of them
-    // on clusters under 100 nodes). What a node gave this shape, its filter status and node-local
-    // score, is reused while the node's generation is unchanged.
-    const feasible: Ranked[] = []
-    const count = this.nodes.length
-    const wanted = feasibleNodesToFind(count, this.options.percentageOfNodesToScore ?? 0)
-    const seen = this.shapeCache(ctx.shapeKey)
-    const changes = this.view.changes
     const filtered = new Set<string>()
-    let visited = 0
-    for (; visited < count && feasible.length < wanted; visited++) {
-      const i = (this.nextStart + visited) % count
-      const own = changes.node[this.viewIndex[i]]
-      const generation = own > changes.shared ? own : changes.shared
-      let s = seen.generation[i] === generation ? seen.status[i] : undefined
-      if (s === undefined) {
-        const node = this.nodes[i]
-        s = this.filter(ctx, node, skipped)
-        if (s.code === 'Error') return { workload: key, ok: false, reason: `${s.plugin}: ${s.reason}` }
-        filtered.add(node.name)
-        seen.score[i] = s.code === 'Success' ? this.localScore(ctx, node) : 0
-        seen.status[i] = s
-        seen.generation[i] = generation
-      }
-      if (s.code === 'Success') feasible.push({ node: this.nodes[i], score: seen.score[i] })
-    }
-    this.nextStart = (this.nextStart + visited) % Math.max(count, 1)
+    const seen = this.shapeCache(ctx.shapeKey)
+    const feasible = this.findFeasible(ctx, skipped, seen, filtered)
+    if (typeof feasible === 'string') return { workload: key, ok: false, reason: feasible }
     // Plugins keep per-node data of the cycle (the devices chosen); a node answered from the cache
     // is filtered again (cheaply: its plugins cache too) before anything needs that data.
     const prepare = (node: SchedNode) => {
@@ -237,14 +231,7 @@ export class Scheduler {
       filtered.add(node.name)
     }
     if (feasible.length === 0) {
-      // Every node was visited and said why not: count the reasons, and where preemption could help.
-      const reasons = new Map<string, number>()
-      const resolvable: SchedNode[] = []
-      for (let i = 0; i < count; i++) {
-        const s = seen.status[i]!
-        reasons.set(s.reason ?? s.code, (reasons.get(s.reason ?? s.code) ?? 0) + 1)
-        if (s.code === 'Unschedulable') resolvable.push(this.nodes[i])
-      }
+      const { reasons, resolvable } = this.whyNot(ctx, skipped, seen)
       const preempted = this.options.preemption === false ? undefined : this.preempt(ctx, skipped, resolvable)
       if (!preempted) return { workload: key, ok: false, reason: explain(reasons, this.nodes.length) }
       const placement = this.reserve(ctx, preempted.node)
@@ -280,6 +267,69 @@ export class Scheduler {
       return { workload: key, ok: true, node: node.name, claims: ctx.claims, allocations: allocations(ctx).get(node.name) ?? [], ...vmDecision(ctx, node) }
     }
     return { workload: key, ok: false, reason: `reservation refused on ${explain(refusals, feasible.length)}` }
+  }
+
+  /**
+   * Filters from where the last cycle stopped until enough feasible nodes are found (all of them
+   * on clusters under 100 nodes). What a node gave this shape, its filter status and node-local
+   * score, is reused while the node's generation is unchanged; and since filters are monotone (see
+   * framework.ts), a node that failed stays failed until something is released somewhere, so it is
+   * skipped without a look (seen.next) until then. Returns the feasible nodes with their
+   * node-local scores, or the reason of a filter error.
+   */
+  private findFeasible(ctx: CycleContext, skipped: Set<string>, seen: ShapeCache, filtered: Set<string>): Ranked[] | string {
+    const feasible: Ranked[] = []
+    const count = this.nodes.length
+    const wanted = feasibleNodesToFind(count, this.options.percentageOfNodesToScore ?? 0)
+    const changes = this.view.changes
+    if (seen.skipsSince < changes.released) {
+      for (let i = 0; i <= count; i++) seen.next[i] = i
+      seen.skipsSince = changes.tick
+    }
+    let stoppedAt = -1
+    for (let pass = 0; pass < 2 && stoppedAt < 0; pass++) {
+      const to = pass === 0 ? count : this.nextStart
+      for (let i = nextUnskipped(seen.next, pass === 0 ? this.nextStart : 0); i < to && stoppedAt < 0; i = nextUnskipped(seen.next, i + 1)) {
+        const own = changes.node[this.viewIndex[i]]
+        const generation = own > changes.shared ? own : changes.shared
+        let s = seen.generation[i] === generation ? seen.status[i] : undefined
+        if (s === undefined) {
+          const node = this.nodes[i]
+          s = this.filter(ctx, node, skipped)
+          if (s.code === 'Error') return `${s.plugin}: ${s.reason}`
+          filtered.add(node.name)
+          seen.score[i] = s.code === 'Success' ? this.localScore(ctx, node) : 0
+          seen.status[i] = s
+          seen.generation[i] = generation
+        }
+        if (s.code !== 'Success') seen.next[i] = i + 1
+        else if (feasible.push({ node: this.nodes[i], score: seen.score[i] }) >= wanted) stoppedAt = i
+      }
+    }
+    // The next cycle starts after the last node looked at (kube-scheduler's nextStartNodeIndex).
+    if (stoppedAt >= 0) this.nextStart = (stoppedAt + 1) % count
+    return feasible
+  }
+
+  /** When no node is feasible: each node's reason (as it is now), counted, and the nodes where preemption could help. */
+  private whyNot(ctx: CycleContext, skipped: Set<string>, seen: ShapeCache): { reasons: Map<string, number>; resolvable: SchedNode[] } {
+    const changes = this.view.changes
+    const reasons = new Map<string, number>()
+    const resolvable: SchedNode[] = []
+    for (let i = 0; i < this.nodes.length; i++) {
+      const own = changes.node[this.viewIndex[i]]
+      const generation = own > changes.shared ? own : changes.shared
+      if (seen.generation[i] !== generation) {
+        // Skipped as known to fail: say why with the node as it is now.
+        seen.status[i] = this.filter(ctx, this.nodes[i], skipped)
+        seen.generation[i] = generation
+      }
+      const s = seen.status[i]!
+      const why = s.reason ?? s.code
+      reasons.set(why, (reasons.get(why) ?? 0) + 1)
+      if (s.code === 'Unschedulable') resolvable.push(this.nodes[i])
+    }
+    return { reasons, resolvable }
   }
 
   /**
@@ -390,7 +440,7 @@ export class Scheduler {
 
   /** Takes a placement's reservations back without forgetting it (for what-if checks). */
   private release(p: Placement): void {
-    noteChange(this.view, p.node.name)
+    noteChange(this.view, p.node.name, true)
     for (const plugin of [...p.reserved].reverse()) plugin.unreserve?.(p.ctx, p.node)
   }
 
@@ -437,9 +487,22 @@ export class Scheduler {
     for (const p of this.profile.plugins) {
       if (!p.filter || skipped.has(p.name)) continue
       const s = p.filter(ctx, node)
-      if (s.code !== 'Success') return { ...s, plugin: p.name }
+      if (s.code !== 'Success') return { code: s.code, reason: this.intern(s.reason ?? s.code), plugin: p.name }
     }
     return SUCCESS
+  }
+
+  /**
+   * One string object per distinct reason: thousands of nodes give the same reason, built afresh
+   * each time, and counting them by a string that is the very same object is much cheaper.
+   */
+  private intern(reason: string): string {
+    let r = this.reasons.get(reason)
+    if (r === undefined) {
+      if (this.reasons.size >= 4096) this.reasons.clear()
+      this.reasons.set(reason, (r = reason))
+    }
+    return r
   }
 
   /** The filter statuses and node-local scores of one shape by node position (most recently used shapes kept). */
@@ -450,7 +513,7 @@ export class Scheduler {
     } else {
       if (this.shapes.size >= MAX_CACHED_SHAPES) this.shapes.delete(this.shapes.keys().next().value!)
       const n = this.nodes.length
-      c = { generation: new Float64Array(n).fill(-1), status: new Array<Status | undefined>(n), score: new Float64Array(n) }
+      c = { generation: new Float64Array(n).fill(-1), status: new Array<Status | undefined>(n), score: new Float64Array(n), next: Int32Array.from({ length: n + 1 }, (_, i) => i), skipsSince: this.view.changes.tick }
     }
     this.shapes.set(shape, c)
     return c

@@ -39,9 +39,10 @@ export interface ClusterView {
   /**
    * A logical clock of changes, for per-node caches: `node[i]` holds the tick of the last
    * reservation or release on nodes[i], `shared` the tick of the last one while devices not local
-   * to one node exist. Advanced only by the scheduler (see view.ts noteChange and nodeGeneration).
+   * to one node exist, `released` the tick of the last release anywhere. Advanced only by the
+   * scheduler (see view.ts noteChange and nodeGeneration).
    */
-  changes: { tick: number; node: Float64Array; shared: number }
+  changes: { tick: number; node: Float64Array; shared: number; released: number }
   /** Isolation level of each gpuplane Namespace (absent: shared). */
   namespaceIsolation?: Map<string, IsolationLevel>
 }

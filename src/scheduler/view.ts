@@ -25,7 +25,7 @@ export function clusterView(input: ViewInput): ClusterView {
     state: new AllocationState(snapshot),
     nodeUsage: new Map(),
     nodeIndex: new Map(input.nodes.map((n, i) => [n.name, i])),
-    changes: { tick: 0, node: new Float64Array(input.nodes.length), shared: 0 },
+    changes: { tick: 0, node: new Float64Array(input.nodes.length), shared: 0, released: 0 },
     claims: new Map((input.claims ?? []).map((c) => [key(c), c])),
     templates: new Map((input.templates ?? []).map((t) => [key(t), t])),
     ...(input.namespaces ? { quota: new QuotaLedger(input.namespaces), namespaceIsolation: new Map(input.namespaces.map((n) => [n.metadata.name ?? '', n.spec.isolation ?? 'shared'])) } : {}),
@@ -33,12 +33,13 @@ export function clusterView(input: ViewInput): ClusterView {
 }
 
 /**
- * Records that something was reserved on or released from `node`. When some devices are shared
+ * Records that something was reserved on (`released` false) or released from `node`. When some devices are shared
  * between nodes (network-attached pools), any change may change what every node can get, so it
  * counts for all of them.
  */
-export function noteChange(view: ClusterView, node: string): void {
+export function noteChange(view: ClusterView, node: string, released = false): void {
   const tick = ++view.changes.tick
+  if (released) view.changes.released = tick
   const i = view.nodeIndex.get(node)
   if (i !== undefined) view.changes.node[i] = tick
   if (view.snapshot.slicesShared.length > 0 || i === undefined) view.changes.shared = tick
