@@ -61,8 +61,8 @@ test('schedule: the README example places every workload but the one too big, an
   assert.equal(first.code, 3, first.err)
   const status = workloadStatus(docs(first.out))
   assert.deepEqual(status['llm-pretrain'], { phase: 'Scheduled', nodeName: 'h100-sxm-0' })
-  assert.deepEqual(status['too-big'], { phase: 'Pending', reason: '19 nodes: insufficient devices (need 9 × gpu.nvidia.com)' })
-  assert.match(first.err, /^workload research\/too-big pending: 19 nodes: insufficient devices/m)
+  assert.deepEqual(status['too-big'], { phase: 'Pending', reason: '15 nodes: no gpu.nvidia.com device matches (need 9); 4 nodes: insufficient NVIDIA H100 80GB HBM3 (need 9, best has 7 free)' })
+  assert.match(first.err, /^workload research\/too-big pending: 15 nodes: no gpu\.nvidia\.com device matches/m)
   const claim = docs(first.out).find((o) => o.kind === 'ResourceClaim' && o.metadata.name === 'ocr-1-gpu')
   assert.equal((claim?.status as { allocation: { devices: { results: Array<{ pool: string }> } } }).allocation.devices.results[0]?.pool, 't4-0')
 
@@ -108,7 +108,7 @@ test('schedule: a placed workload keeps its devices; preemption evicts a lower p
   const polite = await cli(['schedule', '-f', cluster, '-f', input, '--no-preemption', '-o', 'table'])
   assert.equal(polite.code, 3)
   assert.match(polite.out, /^research +low +0 +dgx-0 +gpu-0,.*gpu-7 +-$/m)
-  assert.match(polite.out, /^research +high +10 +- +- +3 nodes: insufficient devices \(need 8 × gpu\.nvidia\.com\)$/m)
+  assert.match(polite.out, /^research +high +10 +- +- +2 nodes: insufficient NVIDIA H100 80GB HBM3 \(need 8, best has 0 free\); 1 node: insufficient NVIDIA L40S \(need 8, best has 4 free\)$/m)
 })
 
 test('defrag: the dry run proposes the moves of the example and changes nothing; --apply prints the placement after them', async () => {
@@ -149,8 +149,8 @@ test('defrag: exit 3 and the reason per node class when no move can help', async
   assert.equal(r.code, 3)
   const plan = JSON.parse(r.out) as { moves: unknown[]; unhelpable: Array<{ workload: string; reason: string }> }
   assert.deepEqual(plan.moves, [])
-  assert.deepEqual(plan.unhelpable, [{ workload: 'research/big', reason: '3 nodes: insufficient devices (need 9 × gpu.nvidia.com); defrag: 3 nodes: no workload there may move (higher priority, gang members, or disruption budget spent)' }])
-  assert.match(r.err, /^workload research\/big cannot be helped: 3 nodes: insufficient devices/m)
+  assert.deepEqual(plan.unhelpable, [{ workload: 'research/big', reason: '2 nodes: insufficient NVIDIA H100 80GB HBM3 (need 9, best has 8 free); 1 node: insufficient NVIDIA L40S (need 9, best has 4 free); defrag: 3 nodes: no workload there may move (higher priority, gang members, or disruption budget spent)' }])
+  assert.match(r.err, /^workload research\/big cannot be helped: 2 nodes: insufficient NVIDIA H100 80GB HBM3/m)
 })
 
 test('invalid input: exit 2, naming the file, the document and the field', async () => {

@@ -25,7 +25,7 @@ export function allocate(snapshot: Snapshot, state: AllocationState, claims: rea
     if (!search.run()) {
       const bad = pools.find((p) => p.invalid)
       if (bad) return { ok: false, code: 'POOL_INVALID', reason: `invalid resource pools were encountered (${bad.key}: ${bad.invalidReason})` }
-      return { ok: false, code: 'CLAIM_UNSATISFIABLE', reason: unsatisfiableReason(prepared, options.node?.name) }
+      return { ok: false, code: 'CLAIM_UNSATISFIABLE', reason: unsatisfiableReason(prepared, options.node?.name), shortfall: search.shortfall() }
     }
     const allocations = prepared.map((c, i) => buildAllocation(c, search!.results[i], features.deviceBinding, options.node?.name))
     return { ok: true, allocations, steps: search.steps }

@@ -24,7 +24,7 @@ import { ALLOCATION_RESULTS_MAX_SIZE, type ClaimData, type RequestData, type Req
 import { firstFailingSelector } from './selectors.ts'
 import type { DeviceRec, Snapshot } from './snapshot.ts'
 import type { AllocationState } from './state.ts'
-import type { AllocateOptions, Features, NodeInfo } from './types.ts'
+import type { AllocateOptions, Features, NodeInfo, Shortfall } from './types.ts'
 
 /** A device that passed the static checks of one request, in search order. */
 export interface Candidate {
@@ -81,6 +81,42 @@ export class Search {
     this.results = claims.map(() => [])
     this.limit = limit
     this.pruning = options.pruning !== false
+  }
+
+  /**
+   * After a failed run: for each counted request, how many of its devices are free now, and under a
+   * matchAttribute constraint of its claim, how many share the best value. Says why, not only that.
+   */
+  shortfall(): Shortfall[] {
+    const out: Shortfall[] = []
+    for (const [c, claim] of this.claims.entries()) {
+      for (const g of claim.groups) {
+        const rd = g.exact
+        if (!rd || rd.mode !== 'ExactCount') continue
+        const cands = this.candidates(rd)
+        const free = cands.filter((cand) => !cand.error && this.isViable(c, rd, cand))
+        const products = new Map<string, number>()
+        for (const cand of cands) {
+          const p = cand.rec.device.attributes?.productName?.string
+          if (p !== undefined) products.set(p, (products.get(p) ?? 0) + 1)
+        }
+        const entry: Shortfall = { claim: claim.label, request: rd.fullName, className: rd.className, need: rd.numDevices, devices: cands.length, free: free.length }
+        const product = [...products].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0]
+        if (product !== undefined) entry.product = product
+        const match = this.openMatchConstraints(c, rd)[0]
+        if (match) {
+          const groups = new Map<string, number>()
+          for (const cand of free) {
+            const key = attributeKey(cand.rec, match.attribute)
+            if (key !== undefined) groups.set(key, (groups.get(key) ?? 0) + 1)
+          }
+          entry.matchAttribute = match.attribute
+          entry.bestGroup = Math.max(0, ...groups.values())
+        }
+        out.push(entry)
+      }
+    }
+    return out
   }
 
   /** Runs the search; true when every claim got its devices. */

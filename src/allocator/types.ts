@@ -65,6 +65,8 @@ export interface AllocationFailure {
   reason: string
   /** Index of the claim the error is about, when it is about one. */
   claimIndex?: number
+  /** For CLAIM_UNSATISFIABLE: per counted request, what the node has of it. */
+  shortfall?: Shortfall[]
 }
 
 export interface AllocationSuccess {
@@ -79,3 +81,20 @@ export type AllocationOutcome = AllocationSuccess | AllocationFailure
 
 /** Default bound on search steps per allocate call (each step is one candidate placement tried). */
 export const DEFAULT_SEARCH_LIMIT = 1_000_000
+
+/** What one request of a claim lacks on a node (see Search.shortfall). */
+export interface Shortfall {
+  claim: string
+  request: string
+  className: string
+  need: number
+  /** Devices of the node that the request's class and selectors select. */
+  devices: number
+  /** Of those, the ones that could be allocated now. */
+  free: number
+  /** The most common productName among the selected devices. */
+  product?: string
+  /** A matchAttribute constraint of the claim that covers the request, and the most free devices sharing one value of it. */
+  matchAttribute?: string
+  bestGroup?: number
+}

@@ -141,9 +141,9 @@ test('a pending workload no move can help is explained: the scheduler per node c
   assert.deepEqual(p.moves, [])
   assert.deepEqual(p.placed, [])
   const reasons = new Map(p.unhelpable.map((u) => [u.workload, u.reason]))
-  assert.equal(reasons.get('team/huge'), '2 nodes: insufficient devices (need 9 × gpu.nvidia.com); defrag: 2 nodes: too few devices even after moving 1 workload')
+  assert.equal(reasons.get('team/huge'), '2 nodes: insufficient NVIDIA H100 80GB HBM3 (need 9, best has 7 free); defrag: 2 nodes: too few devices even after moving 1 workload')
   // `lower` may not move x or y, which have a higher priority.
-  assert.equal(reasons.get('team/lower'), '2 nodes: insufficient devices (need 8 × gpu.nvidia.com); defrag: 2 nodes: no workload there may move (higher priority, gang members, or disruption budget spent)')
+  assert.equal(reasons.get('team/lower'), '2 nodes: insufficient NVIDIA H100 80GB HBM3 (need 8, best has 7 free); defrag: 2 nodes: no workload there may move (higher priority, gang members, or disruption budget spent)')
 })
 
 test('a pending gang is placed all together or not at all: moves made for one member are undone', () => {

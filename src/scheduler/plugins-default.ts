@@ -1,5 +1,5 @@
 // Default filter plugins: CPU/memory fit, node selector and taints, and DRA (which delegates to the allocator).
-import { allocate } from '../allocator/index.ts'
+import { allocate, type Shortfall } from '../allocator/index.ts'
 import type { AllocationResult, ResourceClaim } from '../api/resource-v1.ts'
 import { SUCCESS, unschedulable, type CycleContext, type Plugin } from './framework.ts'
 import type { SchedNode } from './types.ts'
@@ -77,7 +77,7 @@ export const dynamicResources: Plugin = {
       if (reusable) cache.set(node.name, outcome)
     }
     if (!outcome.ok) {
-      return outcome.code === 'CLAIM_UNSATISFIABLE' ? unschedulable(deviceReason(ctx)) : { code: 'Error', reason: `${outcome.code}: ${outcome.reason}` }
+      return outcome.code === 'CLAIM_UNSATISFIABLE' ? unschedulable(deviceReason(ctx, outcome.shortfall ?? [])) : { code: 'Error', reason: `${outcome.code}: ${outcome.reason}` }
     }
     allocations(ctx).set(node.name, outcome.allocations)
     return SUCCESS
@@ -117,8 +117,28 @@ export function allocations(ctx: CycleContext): Map<string, AllocationResult[]> 
   return m
 }
 
-/** A short description of what the claims ask for, for "why not here" messages. */
-function deviceReason(ctx: CycleContext): string {
+/** Attributes the reasons name in words. */
+const ATTRIBUTE_WORDS: Record<string, string> = {
+  'gpuplane.io/nvlinkDomain': 'NVLink domain',
+  'resource.kubernetes.io/pcieRoot': 'PCIe root',
+  'resource.kubernetes.io/numaNode': 'NUMA node',
+}
+
+/**
+ * Why the claims do not fit this node, from the allocator's shortfall: the first request that lacks
+ * devices, e.g. "insufficient NVIDIA H100 80GB HBM3 (need 8 in one NVLink domain, best has 6 free)"
+ * (the scheduler's explanation merges nodes that differ only in that number); else (each request
+ * would fit alone) what the claims ask for together.
+ */
+function deviceReason(ctx: CycleContext, shortfall: readonly Shortfall[]): string {
+  for (const s of shortfall) {
+    const what = s.product ?? s.className
+    if (s.devices === 0) return `no ${s.className} device matches (need ${s.need})`
+    if (s.matchAttribute !== undefined && s.bestGroup !== undefined && s.bestGroup < s.need) {
+      return `insufficient ${what} (need ${s.need} in one ${ATTRIBUTE_WORDS[s.matchAttribute] ?? s.matchAttribute}, best has ${s.bestGroup} free)`
+    }
+    if (s.free < s.need) return `insufficient ${what} (need ${s.need}, best has ${s.free} free)`
+  }
   const parts = ctx.claims.flatMap((c) =>
     (c.spec.devices?.requests ?? []).map((r) => {
       const e = r.exactly ?? r.firstAvailable?.[0]
@@ -127,9 +147,8 @@ function deviceReason(ctx: CycleContext): string {
     }),
   )
   const constrained = ctx.claims.some((c) => (c.spec.devices?.constraints?.length ?? 0) > 0)
-  return `insufficient devices (need ${parts.join(' + ')}${constrained ? ' under the claims\' constraints' : ''})`
+  return `insufficient devices (need ${parts.join(' + ')}${constrained ? ' under the claims\' constraints' : ''} together)`
 }
-
 
 /**
  * The claims with `matchAttribute: attribute` added to each claim that asks for more than one device

@@ -134,7 +134,7 @@ test('VM hosts take vm-per-workload workloads of any namespace, each in its own 
   assert.deepEqual(plans.map((p) => p?.name), ['vm-a-a1', 'vm-a-a2', 'vm-b-b1', 'vm-b-b2'])
   assert.deepEqual(plans.map((p) => p?.passthroughGpus), [[0], [1], [2], [3]])
   const full = s.scheduleOne(workload('a3', 'a', 1))
-  assert.match(!full.ok ? full.reason : '', /^1 node: insufficient devices/)
+  assert.match(!full.ok ? full.reason : '', /^1 node: insufficient NVIDIA H100 PCIe \(need 1, best has 0 free\)/)
   s.unschedule('a/a1')
   const shared = s.scheduleOne(workload('b3', 'b', 1))
   assert.equal(!shared.ok ? shared.reason : '', '1 node: node is a VM host: only vm-per-workload workloads get VMs carved from it')

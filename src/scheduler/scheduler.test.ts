@@ -44,7 +44,7 @@ test('places a workload and reports the devices; explains why not per node class
   assert.deepEqual(d.allocations[0].devices!.results!.map((r) => r.device), ['gpu-0', 'gpu-1'])
   const big = s.scheduleOne(workload('w2', gpus(9)))
   assert.equal(big.ok, false)
-  assert.match(!big.ok ? big.reason : '', /^2 nodes: insufficient devices \(need 9 × gpu\.nvidia\.com\)/)
+  assert.match(!big.ok ? big.reason : '', /^2 nodes: insufficient NVIDIA H100 80GB HBM3 \(need 9, best has 8 free\)$/)
 })
 
 test('binpack fills a node first; spread goes to the emptier node', () => {
@@ -205,4 +205,15 @@ test('topology scores int attributes (numaNode) and keeps a 2-GPU claim on one N
   const d = s.scheduleOne(workload('w2', gpus(2)))
   assert.ok(d.ok, !d.ok ? d.reason : '')
   assert.deepEqual(d.allocations[0].devices!.results!.map((r) => r.device), ['gpu-4', 'gpu-5'], 'not gpu-3 with gpu-4 across NUMA nodes')
+})
+
+test('explanations name the model, what one NVLink domain lacks, and merge nodes that differ only in how much they have', () => {
+  const s = new Scheduler(view([host('a', 8, 2), host('b', 8, 2), host('c', 4, 0)]))
+  assert.ok(s.scheduleOne(workload('one', gpus(1))).ok)
+  const d = s.scheduleOne(workload('six', gpus(6, true)))
+  assert.equal(d.ok, false)
+  // a and b have two domains of 4 (a has 3 free in one now); c's GPUs are in no NVLink domain.
+  assert.equal(!d.ok ? d.reason : '', '3 nodes: insufficient NVIDIA H100 80GB HBM3 (need 6 in one NVLink domain, best has 4 free)')
+  const nine = s.scheduleOne(workload('nine', gpus(9)))
+  assert.equal(!nine.ok ? nine.reason : '', '3 nodes: insufficient NVIDIA H100 80GB HBM3 (need 9, best has 8 free)')
 })

@@ -659,14 +659,29 @@ export function resolveClaims(w: Workload, view: ClusterView): ResourceClaim[] {
   })
 }
 
-/** "3 nodes: insufficient devices (...); 2 nodes: untolerated taint ..." — most common reason first. */
+/**
+ * "3 nodes: insufficient NVIDIA H100 80GB HBM3 (need 8 in one NVLink domain, best has 6 free); 2
+ * nodes: untolerated taint ..." — most common reason first. Reasons that differ only in "best has
+ * N free" are one class of nodes, which reports the most any of them has.
+ */
 function explain(reasons: Map<string, number>, nodes: number): string {
   if (nodes === 0) return 'no nodes'
-  return [...reasons]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .map(([reason, n]) => `${n} node${n === 1 ? '' : 's'}: ${reason}`)
+  const classes = new Map<string, { n: number; best: number }>()
+  for (const [reason, n] of reasons) {
+    const m = BEST_FREE.exec(reason)
+    const key = m ? reason.replace(BEST_FREE, 'best has # free') : reason
+    const c = classes.get(key) ?? { n: 0, best: -1 }
+    c.n += n
+    if (m) c.best = Math.max(c.best, Number(m[1]))
+    classes.set(key, c)
+  }
+  return [...classes]
+    .sort((a, b) => b[1].n - a[1].n || (a[0] < b[0] ? -1 : 1))
+    .map(([key, { n, best }]) => `${n} node${n === 1 ? '' : 's'}: ${best >= 0 ? key.replace('best has # free', `best has ${best} free`) : key}`)
     .join('; ')
 }
+
+const BEST_FREE = /best has (\d+) free/
 
 /** Capacity = every namespace's quota summed; usage and weights from the ledger. */
 function fairShareState(ledger: QuotaLedger): FairShareState {
