@@ -217,3 +217,26 @@ test('explanations name the model, what one NVLink domain lacks, and merge nodes
   const nine = s.scheduleOne(workload('nine', gpus(9)))
   assert.equal(!nine.ok ? nine.reason : '', '3 nodes: insufficient NVIDIA H100 80GB HBM3 (need 9, best has 8 free)')
 })
+
+test('gang permit: members hold reservations waiting for their gang, go together, and a gang that never completes is released after its wait', () => {
+  const member = (name: string, group: string, min: number) => workload(name, gpus(2), { gang: { group, minMember: min } })
+  const s = new Scheduler(view([host('a', 16, 0)]), defaultProfile(), { gangWaitCycles: 3 })
+  const first = s.scheduleOne(member('m1', 'g', 2))
+  assert.ok(first.ok)
+  assert.match(first.waiting ?? '', /^gang-permit: gang g: 1 of 2 members reserved$/)
+  const second = s.scheduleOne(member('m2', 'g', 2))
+  assert.ok(second.ok && second.waiting === undefined, 'the second member completes the gang')
+  // A gang of 3 that only ever gets one member: after 3 more cycles its member is released.
+  assert.ok(s.scheduleOne(member('lonely', 'h', 3)).ok)
+  for (let i = 0; i < 3; i++) assert.equal(s.scheduleOne(workload(`solo${i}`, gpus(1))).ok, true)
+  assert.deepEqual(s.takeExpired(), [])
+  assert.equal(s.scheduleOne(workload('solo3', gpus(1))).ok, true)
+  const expired = s.takeExpired()
+  assert.deepEqual(expired.map((d) => [d.workload, d.ok]), [['team/lonely', false]])
+  assert.match(!expired[0].ok ? expired[0].reason : '', /gang team\/h: incomplete after 3 scheduling cycles \(gang-permit: gang h: 1 of 3 members reserved\); every member released/)
+  assert.equal(s.placementOf('team/lonely'), undefined)
+  assert.equal(s.placementOf('team/m1'), 'a', 'a complete gang is never expired')
+  // scheduleGang reports a complete gang with nothing left waiting.
+  const g = s.scheduleGang([member('x1', 'x', 2), member('x2', 'x', 2)], 2)
+  assert.deepEqual([...g.values()].map((d) => d.ok && d.waiting === undefined), [true, true])
+})

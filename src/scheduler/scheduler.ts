@@ -7,6 +7,7 @@ import { SUCCESS, type CycleContext, type Plugin, type Profile, type Status } fr
 import { allocations, dynamicResources, nodeAffinity, resourcesFit } from './plugins-default.ts'
 import { orderPending, type FairShareState, type PendingWorkload } from './fair-share.ts'
 import { isolation, isolationVmDevices, vmDecision } from './plugins-isolation.ts'
+import { gangKeyOf, gangPermit } from './plugins-gang.ts'
 import { namespaceQuota, usageOf } from './plugins-quota.ts'
 import type { QuotaLedger, ResourceVector } from './quota.ts'
 import { fragmentation } from './plugins-fragmentation.ts'
@@ -17,7 +18,18 @@ import { nodeCache, noteChange } from './view.ts'
 import type { VmPlan } from './vm-plan.ts'
 
 export type Decision =
-  | { workload: string; ok: true; node: string; claims: ResourceClaim[]; allocations: AllocationResult[]; preempted?: string[]; /** The VM to create for a vm-per-workload workload. */ vm?: VmPlan }
+  | {
+      workload: string
+      ok: true
+      node: string
+      claims: ResourceClaim[]
+      allocations: AllocationResult[]
+      preempted?: string[]
+      /** The VM to create for a vm-per-workload workload. */
+      vm?: VmPlan
+      /** Reserved, but held until its gang is complete (why); see SchedulerOptions.gangWaitCycles. */
+      waiting?: string
+    }
   | { workload: string; ok: false; reason: string }
 
 export interface SchedulerOptions {
@@ -25,6 +37,11 @@ export interface SchedulerOptions {
   preemption?: boolean
   /** Preemptions each namespace may still suffer (its disruption budget for the current window); absent = unlimited. */
   preemptionsLeft?: Record<string, number>
+  /**
+   * Scheduling cycles a gang member may hold its reservation waiting for the rest of its gang
+   * before the whole gang is released (default DEFAULT_GANG_WAIT_CYCLES).
+   */
+  gangWaitCycles?: number
   /**
    * Percentage of the nodes to find feasible before scoring (kube-scheduler's
    * percentageOfNodesToScore): 0 or absent for its adaptive default, 100 to score every node.
@@ -34,10 +51,13 @@ export interface SchedulerOptions {
 
 /** The default profile: every default plugin (VM device check and quota after DRA, which they read); binpack and topology score. */
 export function defaultProfile(weights: Record<string, number> = { binpack: 1, topology: 1 }): Profile {
-  return { name: 'default', plugins: [nodeAffinity, isolation, resourcesFit, dynamicResources, isolationVmDevices, namespaceQuota, binpack, spread, topology, fragmentation], weights }
+  return { name: 'default', plugins: [nodeAffinity, isolation, resourcesFit, dynamicResources, isolationVmDevices, namespaceQuota, gangPermit, binpack, spread, topology, fragmentation], weights }
 }
 
 export { workloadKeyOf as workloadKey } from './workload-key.ts'
+
+/** Default bound on a gang member's wait for its gang, in scheduling cycles. */
+export const DEFAULT_GANG_WAIT_CYCLES = 1000
 
 /** Shapes whose per-node answers a scheduler keeps. */
 const MAX_CACHED_SHAPES = 256
@@ -85,6 +105,8 @@ interface Placement {
   ctx: CycleContext
   node: SchedNode
   reserved: Plugin[]
+  /** Set while a permit plugin says Wait (a gang not yet complete): since which cycle, and why. */
+  waiting?: { since: number; reason: string }
 }
 
 /**
@@ -97,6 +119,12 @@ export class Scheduler {
   private readonly onNode = new Map<string, Set<string>>()
   /** How many placements there are of each priority. */
   private readonly priorities = new Map<number, number>()
+  /** Keys of the placed members of each gang (`namespace/group`). */
+  private readonly gangs = new Map<string, Set<string>>()
+  /** Scheduling cycles run so far: the clock of gang waiting. */
+  private cycles = 0
+  /** Gang members whose wait ran out, not yet taken by takeExpired(). */
+  private expired: Decision[] = []
   private readonly nodes: SchedNode[]
   /** Where the next cycle starts filtering (kube-scheduler's nextStartNodeIndex). */
   private nextStart = 0
@@ -175,7 +203,15 @@ export class Scheduler {
     const out = new Map<string, Decision>()
     for (const m of members) out.set(workloadKey(m), this.scheduleOne(m))
     const placed = [...out.values()].filter((d) => d.ok).length
-    if (placed >= minMember) return out
+    if (placed >= minMember) {
+      // Complete: the gang permit let every member that waited for the others go.
+      for (const [k, d] of out) {
+        if (!d.ok || d.waiting === undefined) continue
+        const { waiting: _, ...placed } = d
+        out.set(k, placed)
+      }
+      return out
+    }
     for (const m of members) if (out.get(workloadKey(m))!.ok) this.unschedule(workloadKey(m))
     const group = members[0]?.spec.gang?.group
     for (const m of members) {
@@ -186,8 +222,33 @@ export class Scheduler {
     return out
   }
 
+  /**
+   * Gang members that held a reservation waiting for their gang longer than gangWaitCycles, and were
+   * released with their whole gang; each is reported once.
+   */
+  takeExpired(): Decision[] {
+    const out = this.expired
+    this.expired = []
+    return out
+  }
+
+  /** Releases every gang with a member waiting more than gangWaitCycles cycles. */
+  private expireWaiting(): void {
+    const limit = this.options.gangWaitCycles ?? DEFAULT_GANG_WAIT_CYCLES
+    for (const [gang, keys] of this.gangs) {
+      const late = [...keys].map((k) => this.placements.get(k)!).find((p) => p.waiting && this.cycles - p.waiting.since > limit)
+      if (!late) continue
+      for (const k of [...keys]) {
+        this.unschedule(k)
+        this.expired.push({ workload: k, ok: false, reason: `gang ${gang}: incomplete after ${limit} scheduling cycles (${late.waiting!.reason}); every member released` })
+      }
+    }
+  }
+
   /** One scheduling cycle for one workload. */
   scheduleOne(w: Workload): Decision {
+    this.cycles++
+    if (this.gangs.size > 0) this.expireWaiting()
     const reclaimed: Array<[string, Placement]> = []
     const d = this.cycle(w, reclaimed)
     if (!d.ok) this.undoReclaim(reclaimed)
@@ -237,7 +298,7 @@ export class Scheduler {
       const placement = this.reserve(ctx, preempted.node)
       if ('refused' in placement) return { workload: key, ok: false, reason: `after preempting ${preempted.victims.join(', ')}: ${placement.refused}` }
       this.remember(key, placement)
-      return { workload: key, ok: true, node: preempted.node.name, claims: ctx.claims, allocations: allocations(ctx).get(preempted.node.name) ?? [], preempted: preempted.victims, ...vmDecision(ctx, preempted.node) }
+      return { workload: key, ok: true, node: preempted.node.name, claims: ctx.claims, allocations: allocations(ctx).get(preempted.node.name) ?? [], preempted: preempted.victims, ...vmDecision(ctx, preempted.node), ...(placement.waiting ? { waiting: placement.waiting.reason } : {}) }
     }
 
     if (this.globalScorers.length > 0) {
@@ -264,7 +325,7 @@ export class Scheduler {
         continue
       }
       this.remember(key, placement)
-      return { workload: key, ok: true, node: node.name, claims: ctx.claims, allocations: allocations(ctx).get(node.name) ?? [], ...vmDecision(ctx, node) }
+      return { workload: key, ok: true, node: node.name, claims: ctx.claims, allocations: allocations(ctx).get(node.name) ?? [], ...vmDecision(ctx, node), ...(placement.waiting ? { waiting: placement.waiting.reason } : {}) }
     }
     return { workload: key, ok: false, reason: `reservation refused on ${explain(refusals, feasible.length)}` }
   }
@@ -452,6 +513,14 @@ export class Scheduler {
 
   private remember(key: string, p: Placement): void {
     this.placements.set(key, p)
+    const gang = gangKeyOf(p.ctx)
+    if (gang !== undefined) {
+      let keys = this.gangs.get(gang)
+      if (!keys) this.gangs.set(gang, (keys = new Set()))
+      keys.add(key)
+      // The gang is complete: every member that waited for it may go.
+      if (!p.waiting) for (const k of keys) delete this.placements.get(k)!.waiting
+    }
     const priority = p.ctx.workload.spec.priority ?? 0
     this.priorities.set(priority, (this.priorities.get(priority) ?? 0) + 1)
     let keys = this.onNode.get(p.node.name)
@@ -464,6 +533,8 @@ export class Scheduler {
     if (!p) return
     this.placements.delete(key)
     this.onNode.get(p.node.name)!.delete(key)
+    const gang = gangKeyOf(p.ctx)
+    if (gang !== undefined) this.gangs.get(gang)?.delete(key)
     const priority = p.ctx.workload.spec.priority ?? 0
     const left = this.priorities.get(priority)! - 1
     if (left > 0) this.priorities.set(priority, left)
@@ -540,11 +611,13 @@ export class Scheduler {
       if (s.code !== 'Success') return refuse(p, s)
       reserved.push(p)
     }
+    let waiting: Placement['waiting']
     for (const p of this.profile.plugins) {
       const s = p.permit?.(ctx, node)
-      if (s && s.code !== 'Success' && s.code !== 'Wait') return refuse(p, s)
+      if (s && s.code === 'Wait') waiting ??= { since: this.cycles, reason: `${p.name}: ${s.reason ?? 'waiting'}` }
+      else if (s && s.code !== 'Success') return refuse(p, s)
     }
-    return { ctx, node, reserved }
+    return { ctx, node, reserved, ...(waiting ? { waiting } : {}) }
   }
 
   /** What filter results and node-local scores depend on besides the node (see CycleContext.shapeKey). */
