@@ -20,6 +20,13 @@ export const ERROR_CODES = {
   SEARCH_LIMIT: { http: 503, exit: 3 },
   NOT_FOUND: { http: 404, exit: 3 },
   TOKEN_CAP_EXCEEDED: { http: 429, exit: 3 },
+  ALREADY_EXISTS: { http: 409, exit: 3 },
+  CONFLICT: { http: 409, exit: 3 },
+  GONE: { http: 410, exit: 3 },
+  UNAUTHORIZED: { http: 401, exit: 4 },
+  FORBIDDEN: { http: 403, exit: 4 },
+  PAYLOAD_TOO_LARGE: { http: 413, exit: 2 },
+  UNAVAILABLE: { http: 503, exit: 5 },
 } as const satisfies Record<string, { http: number; exit: number }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
