@@ -5,6 +5,7 @@ import { renderReport, runAllocate } from './allocate.ts'
 import { registerDefrag } from './defrag.ts'
 import { registerInventory } from './inventory.ts'
 import { registerSchedule } from './schedule.ts'
+import { registerSim } from './sim.ts'
 
 const ALLOCATE_HELP = `
 What it reads:
@@ -48,6 +49,9 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void)
     .configureOutput({ writeOut: out, writeErr: err })
     .exitOverride()
     .showHelpAfterError()
+    // A subcommand's options stay its own (`sim --report` vs `sim compare --report`): commander
+    // needs this on every ancestor of a command that enables positional options.
+    .enablePositionalOptions()
 
   program
     .command('allocate')
@@ -65,6 +69,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void)
   registerInventory(program, out, err)
   registerSchedule(program, out, err)
   registerDefrag(program, out, err)
+  registerSim(program, out, err)
   return program
 }
 
