@@ -240,3 +240,15 @@ test('gang permit: members hold reservations waiting for their gang, go together
   const g = s.scheduleGang([member('x1', 'x', 2), member('x2', 'x', 2)], 2)
   assert.deepEqual([...g.values()].map((d) => d.ok && d.waiting === undefined), [true, true])
 })
+
+test('preemption is undone when what it made room for is not placed after all (a gang that falls through)', () => {
+  const s = new Scheduler(view([host('a', 8, 0)]))
+  for (let i = 0; i < 4; i++) assert.equal(s.scheduleOne(workload(`low${i}`, gpus(2), { priority: 1 })).ok, true)
+  // The first member preempts all four; the second finds no room anywhere, so the gang fails.
+  const members = [0, 1].map((i) => workload(`m${i}`, gpus(8), { priority: 50, gang: { group: 'big', minMember: 2 } }))
+  const decisions = s.scheduleGang(members, 2)
+  assert.deepEqual([...decisions.values()].map((d) => d.ok), [false, false])
+  for (let i = 0; i < 4; i++) assert.equal(s.placementOf(`team/low${i}`), 'a', `low${i} is back`)
+  // Its devices are held again: a 1-GPU workload of the same priority finds no room.
+  assert.equal(s.scheduleOne(workload('probe', gpus(1), { priority: 1 })).ok, false)
+})

@@ -107,6 +107,8 @@ interface Placement {
   reserved: Plugin[]
   /** Set while a permit plugin says Wait (a gang not yet complete): since which cycle, and why. */
   waiting?: { since: number; reason: string }
+  /** The workloads evicted to make room for this one (restored if its gang fails). */
+  evicted?: Array<[string, Placement]>
 }
 
 /**
@@ -212,7 +214,13 @@ export class Scheduler {
       }
       return out
     }
-    for (const m of members) if (out.get(workloadKey(m))!.ok) this.unschedule(workloadKey(m))
+    // Undo in reverse, so each member's evicted workloads come back to the room it took.
+    for (const m of [...members].reverse()) {
+      const k = workloadKey(m)
+      const evicted = this.placements.get(k)?.evicted
+      if (out.get(k)!.ok) this.unschedule(k)
+      if (evicted) this.restoreEvicted([...evicted].reverse())
+    }
     const group = members[0]?.spec.gang?.group
     for (const m of members) {
       const d = out.get(workloadKey(m))!
@@ -249,14 +257,19 @@ export class Scheduler {
   scheduleOne(w: Workload): Decision {
     this.cycles++
     if (this.gangs.size > 0) this.expireWaiting()
-    const reclaimed: Array<[string, Placement]> = []
-    const d = this.cycle(w, reclaimed)
-    if (!d.ok) this.undoReclaim(reclaimed)
-    else if (reclaimed.length > 0) return { ...d, preempted: [...reclaimed.map(([k]) => k), ...(d.preempted ?? [])] }
+    // Workloads evicted for this one (quota reclaim, priority preemption): tentative until the
+    // cycle succeeds, put back if it fails, and kept with the placement in case its gang fails.
+    const evicted: Array<[string, Placement]> = []
+    const d = this.cycle(w, evicted)
+    if (!d.ok) this.restoreEvicted(evicted)
+    else if (evicted.length > 0) {
+      this.placements.get(d.workload)!.evicted = evicted
+      return { ...d, preempted: evicted.map(([k]) => k) }
+    }
     return d
   }
 
-  private cycle(w: Workload, reclaimed: Array<[string, Placement]>): Decision {
+  private cycle(w: Workload, evicted: Array<[string, Placement]>): Decision {
     const key = workloadKey(w)
     if (this.placements.has(key)) throw new GpuplaneError('INVALID_INPUT', `workload ${key} is already placed`)
     let ctx: CycleContext
@@ -274,7 +287,7 @@ export class Scheduler {
         // The namespace's own quota is lent out: take it back from the borrowers, then ask again.
         const r = this.reclaimQuota(ctx, minimumRequest(w, this.view))
         if (!r.ok) return { workload: key, ok: false, reason: `${p.name}: ${s.reason}; ${r.reason}` }
-        reclaimed.push(...r.victims)
+        evicted.push(...r.victims)
         s = p.preFilter(ctx)
       }
       if (s.code === 'Skip') skipped.add(p.name)
@@ -293,12 +306,12 @@ export class Scheduler {
     }
     if (feasible.length === 0) {
       const { reasons, resolvable } = this.whyNot(ctx, skipped, seen)
-      const preempted = this.options.preemption === false ? undefined : this.preempt(ctx, skipped, resolvable)
+      const preempted = this.options.preemption === false ? undefined : this.preempt(ctx, skipped, resolvable, evicted)
       if (!preempted) return { workload: key, ok: false, reason: explain(reasons, this.nodes.length) }
       const placement = this.reserve(ctx, preempted.node)
       if ('refused' in placement) return { workload: key, ok: false, reason: `after preempting ${preempted.victims.join(', ')}: ${placement.refused}` }
       this.remember(key, placement)
-      return { workload: key, ok: true, node: preempted.node.name, claims: ctx.claims, allocations: allocations(ctx).get(preempted.node.name) ?? [], preempted: preempted.victims, ...vmDecision(ctx, preempted.node), ...(placement.waiting ? { waiting: placement.waiting.reason } : {}) }
+      return { workload: key, ok: true, node: preempted.node.name, claims: ctx.claims, allocations: allocations(ctx).get(preempted.node.name) ?? [], ...vmDecision(ctx, preempted.node), ...(placement.waiting ? { waiting: placement.waiting.reason } : {}) }
     }
 
     if (this.globalScorers.length > 0) {
@@ -316,7 +329,7 @@ export class Scheduler {
         // quota: reclaim what borrowers hold of it, then reserve again on the same node.
         const r = this.reclaimQuota(ctx, usageOf(ctx, allocations(ctx).get(node.name) ?? []))
         if (r.ok) {
-          reclaimed.push(...r.victims)
+          evicted.push(...r.victims)
           placement = this.reserve(ctx, node)
         }
       }
@@ -401,7 +414,7 @@ export class Scheduler {
    * and no namespace loses more workloads than its disruption budget allows. The chosen victims are
    * evicted and the workload's devices are found again on that node.
    */
-  private preempt(ctx: CycleContext, skipped: Set<string>, nodes: SchedNode[]): { node: SchedNode; victims: string[] } | undefined {
+  private preempt(ctx: CycleContext, skipped: Set<string>, nodes: SchedNode[], evicted: Array<[string, Placement]>): { node: SchedNode; victims: string[] } | undefined {
     const priority = ctx.workload.spec.priority ?? 0
     if (![...this.priorities.keys()].some((p) => p < priority)) return undefined
     let best: { node: SchedNode; victims: Array<[string, Placement]>; top: number } | undefined
@@ -431,8 +444,10 @@ export class Scheduler {
     }
     if (!best) return undefined
     for (const [key, p] of best.victims) {
-      this.unschedule(key)
+      this.release(p)
+      this.forget(key)
       this.spendBudget(p)
+      evicted.push([key, p])
     }
     if (this.filter(ctx, best.node, skipped).code !== 'Success') return undefined
     return { node: best.node, victims: best.victims.map(([key]) => key) }
@@ -443,7 +458,7 @@ export class Scheduler {
    * preempted, whatever their priority (borrowed capacity is preemptible), as the ledger chooses
    * them (lowest priorities, fewest, within disruption budgets). A victim in a gang takes its whole
    * gang with it, since a gang runs all or nothing; budgets count every member. The victims are
-   * released at once; a cycle that fails afterwards puts them back (undoReclaim).
+   * released at once; a cycle that fails afterwards puts them back (restoreEvicted).
    */
   private reclaimQuota(ctx: CycleContext, request: ResourceVector): { ok: true; victims: Array<[string, Placement]> } | { ok: false; reason: string } {
     const ledger = ctx.view.quota
@@ -471,8 +486,8 @@ export class Scheduler {
     return { ok: true, victims: [...victims] }
   }
 
-  /** Puts back tentatively reclaimed victims when the cycle that reclaimed fails after all. */
-  private undoReclaim(victims: Array<[string, Placement]>): void {
+  /** Puts back evicted workloads when what they were evicted for is not placed after all. */
+  private restoreEvicted(victims: Array<[string, Placement]>): void {
     const left = this.options.preemptionsLeft
     for (const [k, p] of victims) {
       this.restore(p)
