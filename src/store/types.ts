@@ -15,6 +15,7 @@
 // epoch and commits with `commit({ allocationEpoch })`: the commit succeeds only if no other
 // allocation committed since that epoch (else CONFLICT, and the replica re-reads and decides
 // again). All writes of one commit are atomic.
+import type { LabelRequirement } from '../api/labels.ts'
 
 /** Object metadata as the store keeps it. */
 export interface StoredMeta {
@@ -55,11 +56,8 @@ export interface ObjectKey {
   name: string
 }
 
-/** Kubernetes equality- and set-based label selector requirements, already parsed. */
-export type LabelRequirement =
-  | { key: string; op: '=' | '!='; value: string }
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | '!' }
+/** Kubernetes equality- and set-based label selector requirements, already parsed (by src/api/labels.ts). */
+export type { LabelRequirement }
 
 export interface ListOptions {
   /** Only this namespace; absent: every namespace. */
