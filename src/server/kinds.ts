@@ -1,0 +1,56 @@
+// The kinds the API serves, as data: group, version, plural, scope, schema and validator. Adding a kind is one entry of KINDS.
+import type { z } from 'zod'
+import { Cluster } from '../api/gpuplane-v1alpha1.ts'
+import { GPUPLANE_GROUP } from '../api/decode-kind.ts'
+import { Namespace } from '../api/namespace-v1alpha1.ts'
+import { DeviceClass, RESOURCE_GROUP, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../api/resource-v1.ts'
+import { Workload } from '../api/workload-v1alpha1.ts'
+import { clusterValidator, decoderValidator, draValidator, ignoringStatus, namespaceValidator, NodeSchema, schemaValidator, type Validator } from './validate.ts'
+
+export interface KindInfo {
+  /** `kind` as written in objects, e.g. `Workload`. */
+  kind: string
+  /** API group; '' for the core group (served under /api). */
+  group: string
+  version: string
+  /** Lower-case plural used in paths, e.g. `workloads`. */
+  plural: string
+  /** Namespaced kinds live under `.../namespaces/{ns}/{plural}`; others are cluster-scoped. */
+  namespaced: boolean
+  /** apiVersions accepted in bodies (the first is the one stored and served). */
+  apiVersions: string[]
+  /** Shape and rule checks; returns the object to store. */
+  validate: Validator
+  /** The schema the OpenAPI document shows for the kind. */
+  schema: z.ZodType
+  /** The status an object created through the API starts with, when it brings none. */
+  initialStatus?: () => Record<string, unknown>
+}
+
+const RESOURCE_VERSIONS = ['v1', 'v1beta2', 'v1beta1'].map((v) => `${RESOURCE_GROUP}/${v}`)
+
+function kind(k: Omit<KindInfo, 'apiVersions'> & { apiVersions?: string[] }): KindInfo {
+  return { ...k, apiVersions: k.apiVersions ?? [k.group ? `${k.group}/${k.version}` : k.version] }
+}
+
+/** Every kind the API serves. */
+export const KINDS: readonly KindInfo[] = [
+  kind({ kind: 'Node', group: '', version: 'v1', plural: 'nodes', namespaced: false, validate: schemaValidator(NodeSchema), schema: NodeSchema }),
+  kind({ kind: 'ResourceSlice', group: RESOURCE_GROUP, version: 'v1', plural: 'resourceslices', namespaced: false, apiVersions: RESOURCE_VERSIONS, validate: ignoringStatus(draValidator), schema: ResourceSlice }),
+  kind({ kind: 'DeviceClass', group: RESOURCE_GROUP, version: 'v1', plural: 'deviceclasses', namespaced: false, apiVersions: RESOURCE_VERSIONS, validate: ignoringStatus(draValidator), schema: DeviceClass }),
+  kind({ kind: 'ResourceClaim', group: RESOURCE_GROUP, version: 'v1', plural: 'resourceclaims', namespaced: true, apiVersions: RESOURCE_VERSIONS, validate: draValidator, schema: ResourceClaim }),
+  kind({ kind: 'ResourceClaimTemplate', group: RESOURCE_GROUP, version: 'v1', plural: 'resourceclaimtemplates', namespaced: true, apiVersions: RESOURCE_VERSIONS, validate: ignoringStatus(draValidator), schema: ResourceClaimTemplate }),
+  kind({ kind: 'Cluster', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'clusters', namespaced: false, validate: ignoringStatus(clusterValidator), schema: Cluster }),
+  kind({ kind: 'Namespace', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'namespaces', namespaced: false, validate: ignoringStatus(namespaceValidator), schema: Namespace }),
+  kind({ kind: 'Workload', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'workloads', namespaced: true, validate: decoderValidator({ kind: 'Workload', schema: Workload }), schema: Workload, initialStatus: () => ({ phase: 'Pending' }) }),
+]
+
+/** `group/version`, or the version alone for the core group. */
+export function apiVersionOf(k: KindInfo): string {
+  return k.apiVersions[0]
+}
+
+/** The path prefix of the kind's group and version: `/api/v1` or `/apis/{group}/{version}`. */
+export function groupPath(k: KindInfo): string {
+  return k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`
+}
