@@ -11,15 +11,20 @@ import { stringify } from 'yaml'
 import { toPlain, type Decoded, type Foreign } from '../api/decode.ts'
 import { fieldLocation, parseKind } from '../api/decode-kind.ts'
 import { parseNamespace, type Namespace } from '../api/namespace-v1alpha1.ts'
-import type { AllocationResult, DeviceClass, DraObject, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../api/resource-v1.ts'
+import type { DeviceClass, DraObject, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../api/resource-v1.ts'
 import { Workload } from '../api/workload-v1alpha1.ts'
 import { formatLocation, GpuplaneError, type ErrorLocation } from '../common/errors.ts'
 import type { PlacedWorkload } from '../scheduler/defrag.ts'
+import { disruptionBudgets, objectKey as keyOf, restoreEach, withoutAllocation, type InputWorkload, type PlacementInput } from '../scheduler/restore.ts'
 import { Scheduler, workloadKey, type SchedulerOptions } from '../scheduler/scheduler.ts'
-import type { ClusterView, SchedNode } from '../scheduler/types.ts'
-import { clusterView, schedNodeFromObject } from '../scheduler/view.ts'
+import type { SchedNode } from '../scheduler/types.ts'
+import { schedNodeFromObject } from '../scheduler/view.ts'
 import { selectorCheck, stringifyJson } from './allocate.ts'
 import { readObjects } from './read-objects.ts'
+import { formatTable } from './table.ts'
+
+export { disruptionBudgets, type InputWorkload, type PlacementInput } from '../scheduler/restore.ts'
+export { formatTable } from './table.ts'
 
 export type PlacementOutput = 'yaml' | 'json' | 'table'
 
@@ -56,29 +61,6 @@ Example:
   gpuplane inventory cluster -f examples/cluster-demo.yaml --classes > /tmp/cluster.yaml
   gpuplane schedule -f /tmp/cluster.yaml -f examples/workloads-demo.yaml -o table
 `
-
-/** A Workload of the input, where it came from, and the keys of its claims (one per spec.resourceClaims entry). */
-export interface InputWorkload {
-  workload: Workload
-  key: string
-  location: ErrorLocation
-  /** status.nodeName: where it runs; undefined when pending. */
-  node?: string
-  claimKeys: string[]
-}
-
-/** What `schedule` and `defrag` read: the cluster, and the workload side they print back. */
-export interface PlacementInput {
-  nodes: SchedNode[]
-  slices: ResourceSlice[]
-  classes: DeviceClass[]
-  claims: ResourceClaim[]
-  templates: ResourceClaimTemplate[]
-  namespaces: Namespace[]
-  workloads: InputWorkload[]
-  /** The workload each claim belongs to (by `namespace/name` of both). */
-  owner: Map<string, string>
-}
 
 /** Reads and checks the input; placed workloads must come with their claims' allocations. */
 export function readPlacementInput(files: readonly string[]): PlacementInput {
@@ -119,45 +101,14 @@ export function readPlacementInput(files: readonly string[]): PlacementInput {
  * Throws INVALID_INPUT at the workload's status.nodeName when a placement cannot be restored.
  */
 export function restorePlacements(input: PlacementInput, options: SchedulerOptions): { scheduler: Scheduler; running: PlacedWorkload[]; pending: Workload[] } {
-  // The claims of placed workloads take their devices when the workload is restored, not before.
-  const viewClaims = input.claims.map((c) => (input.owner.has(keyOf(c)) ? withoutAllocation(c) : c))
-  const view = clusterView({ nodes: input.nodes, slices: input.slices, classes: input.classes, claims: viewClaims, templates: input.templates, ...(input.namespaces.length > 0 ? { namespaces: input.namespaces } : {}) })
-  const scheduler = new Scheduler(view, undefined, options)
-  const allocationOf = new Map(input.claims.map((c) => [keyOf(c), c.status?.allocation]))
-  const running: PlacedWorkload[] = []
-  const pending: Workload[] = []
-  const nodeNames = new Set(input.nodes.map((n) => n.name))
-  for (const w of input.workloads) {
-    if (w.node === undefined) {
-      pending.push(w.workload)
-      continue
-    }
-    const allocs = w.claimKeys.map((k) => allocationOf.get(k) as AllocationResult)
-    // An unknown node is placeOn's to report.
-    if (nodeNames.has(w.node)) checkDevicesOnNode(view, w, allocs)
-    const d = scheduler.placeOn(w.workload, w.node, allocs)
-    if (!d.ok) {
-      throw new GpuplaneError('INVALID_INPUT', `cannot restore workload ${w.key} on node ${w.node}: ${d.reason}; correct status.nodeName and its claims' status.allocation, or remove status.nodeName to schedule it again`, fieldLocation(w.location, 'status.nodeName'))
-    }
-    running.push({ workload: w.workload, node: d.node, claims: d.claims, allocations: d.allocations })
+  const { scheduler, running, pending, failed } = restoreEach(input, options)
+  const f = failed[0]
+  if (f === undefined) return { scheduler, running, pending }
+  const { key, node, location } = f.workload
+  if (f.cause === 'elsewhere') {
+    throw new GpuplaneError('INVALID_INPUT', `workload ${key} runs on node ${node}, but ResourceClaim ${f.claim} holds device ${f.device}, which no ResourceSlice publishes for that node; correct status.nodeName or the claim's status.allocation`, fieldLocation(location, 'status.nodeName'))
   }
-  return { scheduler, running, pending }
-}
-
-/** Every device a placed workload holds must be published for its node (or for every node). */
-function checkDevicesOnNode(view: ClusterView, w: InputWorkload, allocs: readonly AllocationResult[]): void {
-  const reachable = new Set([...(view.snapshot.slicesOnNode.get(w.node!) ?? []), ...view.snapshot.slicesShared].flatMap((s) => s.devices.map((d) => d.id)))
-  allocs.forEach((a, i) => {
-    const away = (a.devices?.results ?? []).find((r) => !reachable.has(`${r.driver}/${r.pool}/${r.device}`))
-    if (away) {
-      throw new GpuplaneError('INVALID_INPUT', `workload ${w.key} runs on node ${w.node}, but ResourceClaim ${w.claimKeys[i]} holds device ${away.driver}/${away.pool}/${away.device}, which no ResourceSlice publishes for that node; correct status.nodeName or the claim's status.allocation`, fieldLocation(w.location, 'status.nodeName'))
-    }
-  })
-}
-
-/** Moves (or preemptions) each namespace's disruption budget allows: its maxPreemptions, as none is known spent. */
-export function disruptionBudgets(namespaces: readonly Namespace[]): Record<string, number> {
-  return Object.fromEntries(namespaces.flatMap((n) => (n.spec.disruptionBudget ? [[n.metadata.name ?? '', n.spec.disruptionBudget.maxPreemptions]] : [])))
+  throw new GpuplaneError('INVALID_INPUT', `cannot restore workload ${key} on node ${node}: ${f.reason}; correct status.nodeName and its claims' status.allocation, or remove status.nodeName to schedule it again`, fieldLocation(location, 'status.nodeName'))
 }
 
 export interface ScheduleResult {
@@ -210,13 +161,6 @@ export function renderPlacement(input: PlacementInput, placements: ReadonlyMap<s
   return objects.map((o) => stringify(toPlain(o), { lineWidth: 0 })).join('---\n')
 }
 
-/** The claim with no status.allocation (and no status at all if that was all of it). */
-function withoutAllocation(c: ResourceClaim): ResourceClaim {
-  const { allocation: _, ...rest } = c.status ?? {}
-  const { status: __, ...claim } = c
-  return Object.keys(rest).length > 0 ? { ...claim, status: rest } : claim
-}
-
 /** A claim the scheduler made for a workload, as printed: its name and namespace identify it. */
 function madeClaim(c: ResourceClaim): ResourceClaim {
   return { apiVersion: c.apiVersion, kind: c.kind, metadata: { name: c.metadata.name, namespace: c.metadata.namespace }, spec: c.spec }
@@ -231,12 +175,6 @@ function placementTable(input: PlacementInput, placements: ReadonlyMap<string, P
   return formatTable(['NAMESPACE', 'NAME', 'PRIORITY', 'NODE', 'DEVICES', 'REASON'], rows)
 }
 
-/** Columns aligned with two spaces between them; the last column is not padded. */
-export function formatTable(header: string[], rows: string[][]): string {
-  const all = [header, ...rows]
-  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
-  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n'
-}
 
 export function registerSchedule(program: Command, out: (s: string) => void, err: (s: string) => void): void {
   program
@@ -294,9 +232,6 @@ function gpuplaneObjects(foreign: Foreign[], kind: string): Foreign[] {
   return foreign.filter((f) => f.kind === kind && f.apiVersion.startsWith('gpuplane.io/'))
 }
 
-function keyOf(o: { metadata: { namespace?: string; name?: string } }): string {
-  return `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`
-}
 
 function ofKind<T extends DraObject>(objects: Decoded[], kind: T['kind']): T[] {
   return objects.filter((o) => o.object.kind === kind).map((o) => o.object as T)
