@@ -1,0 +1,352 @@
+// npm run bench:server — Workload submissions per second through the HTTP API, on SQLite and on PostgreSQL.
+//
+// Per backend and run: a fresh store (a temporary SQLite file; a new PostgreSQL database), the
+// server in a child process (`gpuplane server`), a cluster with a GPU for every workload (a
+// Cluster object the server publishes, and the DeviceClasses), then the load generator in a second
+// child process (this file with --load): undici with a keep-alive pool, CONCURRENCY requests in
+// flight, each POSTing one Workload. It reports submissions/s and the latency of each request. The
+// server's controller schedules while the submissions arrive; afterwards the main process lists
+// the workloads (with the CLI's client) until all are Scheduled, and notes how long after the
+// first submission that was. The server runs with --log-level warn (no log line per request).
+// The table shows medians over the runs; bench/results/server.json keeps every run.
+//
+//   npm run bench:server -- [--count 5000] [--concurrency 32] [--runs 3] [--backends sqlite,postgres]
+//                           [--postgres postgres://postgres@127.0.0.1:5432/postgres] [--profile DIR]
+// --profile DIR writes a CPU profile of each server process into DIR (open it in Chrome's DevTools).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { Pool, request } from 'undici'
+import { deviceClasses } from '../src/inventory/publish.ts'
+import { ApiClient } from '../src/cli/client.ts'
+import { resolveKind } from '../src/cli/kinds.ts'
+import { formatTable } from '../src/cli/table.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+const ADMIN_TOKEN = 'gp_bench-admin-token-not-secret'
+const NAMESPACE = 'bench'
+/** Submissions/s the issue asks of SQLite on this machine. */
+const TARGET_RATE = 1000
+/** How long to wait for the server to be ready, and for the controller to place every workload. */
+const READY_TIMEOUT_MS = 60_000
+const SCHEDULE_TIMEOUT_MS = 300_000
+const GPUS_PER_HOST = 8
+/** How often the driver lists the workloads after the submissions, to see them all scheduled. */
+const POLL_MS = 250
+/** USER_HZ of /proc/<pid>/stat times (100 on Linux). */
+const CLOCK_TICKS = 100
+
+type Backend = 'sqlite' | 'postgres'
+
+/** What the load generator reports (its stdout, as JSON). */
+interface LoadResult {
+  /** Date.now() when the first request went out, and seconds until the last answer. */
+  startedAt: number
+  seconds: number
+  submitted: number
+  errors: number
+  firstError?: string
+  p50Ms: number
+  p99Ms: number
+  /** CPU seconds the load generator itself used while submitting. */
+  loadCpuSeconds: number
+}
+
+interface RunResult extends LoadResult {
+  backend: Backend
+  rate: number
+  /** Seconds from the first submission until every workload was Scheduled (undefined: not within SCHEDULE_TIMEOUT_MS). */
+  allScheduledSeconds?: number
+  scheduled: number
+  /** CPU seconds the server process used from the first submission to the last answer (Linux /proc; undefined elsewhere). */
+  serverCpuSeconds?: number
+}
+
+const { values: args } = parseArgs({
+  options: {
+    load: { type: 'boolean', default: false },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    count: { type: 'string', default: '5000' },
+    concurrency: { type: 'string', default: '32' },
+    runs: { type: 'string', default: '3' },
+    backends: { type: 'string', default: 'sqlite,postgres' },
+    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    profile: { type: 'string' },
+  },
+})
+
+if (args.load) await generateLoad(args.url!, args.token!, Number(args.count), Number(args.concurrency))
+else await main()
+
+// ---- the load generator (second process) ----
+
+function workload(i: number): object {
+  return {
+    apiVersion: 'gpuplane.io/v1alpha1',
+    kind: 'Workload',
+    metadata: { name: `bench-${i}`, namespace: NAMESPACE, labels: { bench: 'server' } },
+    spec: {
+      priority: i % 3,
+      resourceClaims: [{ name: 'gpu', spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.nvidia.com', count: 1 } }] } } }],
+    },
+  }
+}
+
+/** POSTs `count` Workloads with `concurrency` in flight over keep-alive connections; prints a LoadResult. */
+async function generateLoad(url: string, token: string, count: number, concurrency: number): Promise<void> {
+  const pool = new Pool(url, { connections: concurrency, pipelining: 1 })
+  const path = `/apis/gpuplane.io/v1alpha1/namespaces/${NAMESPACE}/workloads`
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  const bodies = Array.from({ length: count }, (_, i) => JSON.stringify(workload(i)))
+  const latencies = new Float64Array(count)
+  let next = 0
+  let errors = 0
+  let firstError: string | undefined
+  const startedAt = Date.now()
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const t = performance.now()
+      const res = await pool.request({ method: 'POST', path, headers, body: bodies[i] })
+      const text = await res.body.text()
+      latencies[i] = performance.now() - t
+      if (res.statusCode !== 201) {
+        errors++
+        firstError ??= `HTTP ${res.statusCode}: ${text.slice(0, 300)}`
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const seconds = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  await pool.close()
+  const sorted = [...latencies].sort((a, b) => a - b)
+  const result: LoadResult = { startedAt, seconds, submitted: count, errors, firstError, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), loadCpuSeconds: (cpu.user + cpu.system) / 1e6 }
+  process.stdout.write(JSON.stringify(result) + '\n')
+}
+
+// ---- the driver (main process) ----
+
+async function main(): Promise<void> {
+  const count = Number(args.count)
+  const concurrency = Number(args.concurrency)
+  const runs = Number(args.runs)
+  const backends = args.backends!.split(',') as Backend[]
+  const results: RunResult[] = []
+  for (const backend of backends) {
+    for (let run = 0; run < runs; run++) {
+      const r = await oneRun(backend, run, count, concurrency)
+      results.push(r)
+      console.error(`${backend} run ${run + 1}/${runs}: ${r.rate.toFixed(0)} submissions/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, all scheduled after ${r.allScheduledSeconds?.toFixed(1) ?? `— (${r.scheduled}/${count})`} s; CPU s: server ${r.serverCpuSeconds?.toFixed(1) ?? '?'}, load generator ${r.loadCpuSeconds.toFixed(1)}${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}`)
+    }
+  }
+  report(results, backends, count, concurrency, runs)
+}
+
+async function oneRun(backend: Backend, run: number, count: number, concurrency: number): Promise<RunResult> {
+  const store = await freshStore(backend, run)
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const server = startServer(store.flags, port)
+  try {
+    await waitReady(url, server)
+    const client = new ApiClient({ server: url, token: ADMIN_TOKEN, serverFrom: 'flag', tokenFrom: 'flag' })
+    await setUpCluster(client, count)
+    const cpu0 = cpuSeconds(server.pid)
+    const load = await runLoadProcess(url, count, concurrency)
+    const cpu1 = cpuSeconds(server.pid)
+    const done = await waitScheduled(client, count)
+    return {
+      ...load,
+      backend,
+      rate: load.submitted / load.seconds,
+      scheduled: done.count,
+      ...(done.at !== undefined ? { allScheduledSeconds: (done.at - load.startedAt) / 1000 } : {}),
+      ...(cpu0 !== undefined && cpu1 !== undefined ? { serverCpuSeconds: cpu1 - cpu0 } : {}),
+    }
+  } finally {
+    await stopServer(server)
+    await store.drop()
+  }
+}
+
+/**
+ * Lists the workloads every POLL_MS until all `count` are Scheduled (or SCHEDULE_TIMEOUT_MS passed).
+ * Polled after the submissions, not watched during them, so that the measurement adds no load
+ * to the server while it is being measured.
+ */
+async function waitScheduled(client: ApiClient, count: number): Promise<{ count: number; at?: number }> {
+  const deadline = Date.now() + SCHEDULE_TIMEOUT_MS
+  for (;;) {
+    const { items } = await client.list(resolveKind('workloads'), { namespace: NAMESPACE })
+    const scheduled = items.filter((w) => (w.status as { phase?: string } | undefined)?.phase === 'Scheduled').length
+    if (scheduled >= count) return { count: scheduled, at: Date.now() }
+    if (Date.now() > deadline) return { count: scheduled }
+    await sleep(POLL_MS)
+  }
+}
+
+/** The Namespace, a Cluster with a GPU per workload, and the DeviceClasses; waits until the server has published the cluster's Nodes. */
+async function setUpCluster(client: ApiClient, count: number): Promise<void> {
+  const hosts = Math.ceil(count / GPUS_PER_HOST)
+  await client.create(resolveKind('namespaces'), undefined, { apiVersion: 'gpuplane.io/v1alpha1', kind: 'Namespace', metadata: { name: NAMESPACE }, spec: {} })
+  for (const c of deviceClasses()) await client.create(resolveKind('deviceclasses'), undefined, c)
+  const cluster = { apiVersion: 'gpuplane.io/v1alpha1', kind: 'Cluster', metadata: { name: 'bench' }, spec: { hosts: [{ name: 'gpu', replicas: hosts, gpus: { model: 'H100-80GB', count: GPUS_PER_HOST } }] } }
+  await client.create(resolveKind('clusters'), undefined, cluster)
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while ((await client.list(resolveKind('nodes'))).items.length < hosts) {
+    if (Date.now() > deadline) throw new Error(`the server did not publish the ${hosts} nodes of the bench Cluster within ${READY_TIMEOUT_MS / 1000} s`)
+    await sleep(200)
+  }
+}
+
+function runLoadProcess(url: string, count: number, concurrency: number): Promise<LoadResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'server.ts'), '--load', '--url', url, '--token', ADMIN_TOKEN, '--count', String(count), '--concurrency', String(concurrency)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => void (out += d.toString()))
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`the load generator exited with ${code}`))))
+  })
+}
+
+// ---- the server and its store ----
+
+async function freshStore(backend: Backend, run: number): Promise<{ flags: string[]; drop: () => Promise<void> }> {
+  if (backend === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'gpuplane-bench-'))
+    return { flags: ['--db', join(dir, 'gpuplane.db')], drop: async () => rmSync(dir, { recursive: true, force: true }) }
+  }
+  const admin = args.postgres!
+  const database = `gpuplane_bench_${process.pid}_${run}`
+  await withPg(admin, (c) => c.query(`CREATE DATABASE ${database}`))
+  const url = new URL(admin)
+  url.pathname = `/${database}`
+  return { flags: ['--postgres', url.toString()], drop: () => withPg(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)) }
+}
+
+async function withPg(url: string, fn: (c: pg.Client) => Promise<unknown>): Promise<void> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  try {
+    await fn(c)
+  } finally {
+    await c.end()
+  }
+}
+
+function startServer(storeFlags: string[], port: number): ChildProcess & { log: string[] } {
+  const profile = args.profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'gpuplane.js'), 'server', ...storeFlags, '--port', String(port), '--log-level', 'warn'], {
+    cwd: ROOT,
+    env: { ...process.env, GPUPLANE_ADMIN_TOKEN: ADMIN_TOKEN },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  }) as ChildProcess & { log: string[] }
+  child.log = []
+  child.stderr!.on('data', (d: Buffer) => {
+    child.log.push(d.toString())
+    if (child.log.length > 50) child.log.shift()
+  })
+  return child
+}
+
+async function waitReady(url: string, server: ChildProcess & { log: string[] }): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  for (;;) {
+    if (server.exitCode !== null) throw new Error(`the server exited with ${server.exitCode}:\n${server.log.join('')}`)
+    try {
+      const res = await request(`${url}/readyz`)
+      await res.body.text()
+      if (res.statusCode === 200) return
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`the server was not ready within ${READY_TIMEOUT_MS / 1000} s:\n${server.log.join('')}`)
+    await sleep(100)
+  }
+}
+
+async function stopServer(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null) return
+  const exited = new Promise((resolve) => server.on('exit', resolve))
+  server.kill('SIGTERM')
+  const timer = setTimeout(() => server.kill('SIGKILL'), 10_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** User + system CPU seconds of a process so far, from /proc (undefined where there is none). */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    // utime and stime are fields 14 and 15 of stat(5), counted from the state field (3) here.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return undefined
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+// ---- the report ----
+
+function report(results: RunResult[], backends: Backend[], count: number, concurrency: number, runs: number): void {
+  const machine = `${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores)`
+  const scenarios: object[] = []
+  const rows: string[][] = []
+  for (const backend of backends) {
+    const rs = results.filter((r) => r.backend === backend)
+    const rate = median(rs.map((r) => r.rate))
+    const p50 = median(rs.map((r) => r.p50Ms))
+    const p99 = median(rs.map((r) => r.p99Ms))
+    const all = rs.every((r) => r.allScheduledSeconds !== undefined) ? median(rs.map((r) => r.allScheduledSeconds!)) : undefined
+    const name = `${backend}: ${count.toLocaleString('en-US')} Workloads, ${concurrency} in flight`
+    scenarios.push(
+      { name, metric: 'submissions/s', value: Math.round(rate), unit: 'submissions/s', target: backend === 'sqlite' ? TARGET_RATE : null, better: 'higher' },
+      { name, metric: 'p50 latency', value: round1(p50), unit: 'ms', target: null, better: 'lower' },
+      { name, metric: 'p99 latency', value: round1(p99), unit: 'ms', target: null, better: 'lower' },
+      { name, metric: 'all scheduled after', value: all === undefined ? null : round1(all), unit: 's', target: null, better: 'lower' },
+    )
+    rows.push([backend, String(count), String(concurrency), rate.toFixed(0), backend === 'sqlite' ? `>= ${TARGET_RATE}` : '-', p50.toFixed(1), p99.toFixed(1), all === undefined ? 'not all' : all.toFixed(1), String(rs.reduce((n, r) => n + r.errors, 0))])
+  }
+  const out = { machine, node: process.version, date: new Date().toISOString(), settings: { count, concurrency, runs }, scenarios, runs: results }
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
+  writeFileSync(join(ROOT, 'bench', 'results', 'server.json'), JSON.stringify(out, null, 2) + '\n')
+  console.log(`\nserver benchmark — ${machine}, Node ${process.version}, medians of ${runs} runs\n`)
+  const header = ['store', 'workloads', 'in flight', 'submissions/s', 'target', 'p50 ms', 'p99 ms', 'all scheduled (s)', 'errors']
+  process.stdout.write(formatTable(header, rows))
+  console.log('\nwrote bench/results/server.json')
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
