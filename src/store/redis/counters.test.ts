@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { isGpuplaneError } from '../../common/errors.ts'
+import { countersContract } from '../../governance/counters.contract.ts'
+import type { Counters } from '../../governance/counters.ts'
+import { RedisCounters } from './counters.ts'
+
+const URL = process.env.GPUPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379'
+const RUN = `gpuplane-test:${randomBytes(6).toString('hex')}:`
+const made: Counters[] = []
+let spaces = 0
+
+async function connect(prefix: string): Promise<RedisCounters> {
+  const c = await RedisCounters.connect(URL, { prefix })
+  made.push(c)
+  return c
+}
+
+/** Deletes every key of this test run. */
+async function removeRunKeys(): Promise<number> {
+  const admin = new Redis(URL)
+  let removed = 0
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', `${RUN}*`, 'COUNT', 1000)
+      if (keys.length > 0) removed += await admin.del(...keys)
+      cursor = next
+    } while (cursor !== '0')
+  } finally {
+    admin.disconnect()
+  }
+  return removed
+}
+
+after(async () => {
+  await Promise.all(made.map((c) => c.close()))
+  await removeRunKeys()
+})
+
+countersContract(
+  'Redis',
+  {
+    make: () => connect(`${RUN}${spaces++}:`),
+    replicas: async (n) => {
+      const prefix = `${RUN}${spaces++}:`
+      return Promise.all(Array.from({ length: n }, () => connect(prefix)))
+    },
+  },
+  { propertyRuns: 60 },
+)
+
+test('Redis keys carry their TTL on every increment; adjust and rebuild keep it; keys live under the prefix', async () => {
+  const prefix = `${RUN}ttl:`
+  const c = await connect(prefix)
+  const admin = new Redis(URL)
+  try {
+    await c.reserve([{ key: 'tp/x/0', amount: 3, limit: 10, ttlSeconds: 120 }])
+    const ttl = await admin.ttl(`${prefix}tp/x/0`)
+    assert.ok(ttl > 110 && ttl <= 120, `ttl ${ttl}`)
+    await c.adjust([{ key: 'tp/x/0', delta: -1, ttlSeconds: 5000 }])
+    await c.rebuild([{ key: 'tp/x/0', value: 9, ttlSeconds: 5000 }])
+    const after = await admin.ttl(`${prefix}tp/x/0`)
+    assert.ok(after > 110 && after <= 120, `ttl ${after} after adjust and rebuild`)
+    assert.equal(await admin.get(`${prefix}tp/x/0`), '9')
+    await c.adjust([{ key: 'created', delta: 4, ttlSeconds: 30 }])
+    const created = await admin.ttl(`${prefix}created`)
+    assert.ok(created > 20 && created <= 30, `ttl ${created} of a key created by adjust`)
+  } finally {
+    admin.disconnect()
+  }
+})
+
+test('integers past 14 digits cross the Lua boundary exactly', async () => {
+  const c = await connect(`${RUN}big:`)
+  const big = 2 ** 50 + 12_345
+  const r = await c.reserve([{ key: 'k', amount: big, limit: 2 ** 51, ttlSeconds: 60 }])
+  assert.deepEqual(r, { ok: true, units: 0, amounts: [big], values: [big] })
+  assert.deepEqual(await c.adjust([{ key: 'k', delta: -12_345, ttlSeconds: 60 }]), [2 ** 50])
+  await c.rebuild([{ key: 'k', value: 2 ** 50 + 1, ttlSeconds: 60 }])
+  assert.deepEqual(await c.get(['k']), [2 ** 50 + 1])
+})
+
+test('an unreachable Redis is UNAVAILABLE, at connect and for commands after it goes away, without hanging', async () => {
+  const started = performance.now()
+  await assert.rejects(RedisCounters.connect('redis://:secret@127.0.0.1:1', { connectTimeoutMs: 500 }), (e) => {
+    assert.ok(isGpuplaneError(e) && e.code === 'UNAVAILABLE', String(e))
+    assert.ok(!e.message.includes('secret'), 'the password is not in the message')
+    return true
+  })
+  const c = await RedisCounters.connect(URL, { prefix: `${RUN}down:`, onError: () => {} })
+  await c.close()
+  await assert.rejects(c.reserve([{ key: 'k', amount: 1, limit: 5, ttlSeconds: 60 }]), (e) => isGpuplaneError(e) && e.code === 'UNAVAILABLE')
+  await assert.rejects(c.adjust([{ key: 'k', delta: -1, ttlSeconds: 60 }]), (e) => isGpuplaneError(e) && e.code === 'UNAVAILABLE')
+  await assert.rejects(c.get(['k']), (e) => isGpuplaneError(e) && e.code === 'UNAVAILABLE')
+  assert.ok(performance.now() - started < 3000, 'failures are fast')
+})

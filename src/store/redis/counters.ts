@@ -1,0 +1,262 @@
+// Counters on Redis, shared by every gateway replica: one Lua script per operation, so a reservation is one atomic round trip and so is an adjustment.
+//
+// The reserve script is a transcription of decideReservation (src/governance/counters.ts): it
+// reads every key, decides, and increments all or none, with nothing else running in Redis
+// meanwhile. Keys are the governance keys under a prefix (`gpuplane:` by default) and expire at
+// their window's end plus slack (EXPIRE on every increment). Numbers cross the Lua boundary as
+// decimal strings written with %.0f: Lua 5.1 would print 15-digit integers in exponent form.
+//
+// Failure behaviour: commands are never queued while disconnected and never retried (a retried
+// reservation could count twice); a command that cannot be sent, times out or loses its
+// connection fails with GpuplaneError UNAVAILABLE, and the gateway applies its outage policy
+// (src/governance/outage.ts). A reservation whose reply was lost may have been applied: it then
+// holds its amount until its window expires, which errs on the side of the cap. ioredis keeps
+// reconnecting in the background. Single-node Redis (or a primary with replicas); Redis Cluster
+// would need all keys of a reservation in one hash slot.
+import { Redis, ReplyError } from 'ioredis'
+import { GpuplaneError } from '../../common/errors.ts'
+import {
+  checkAdjustItems,
+  checkReserveItems,
+  decideReservation,
+  type AdjustItem,
+  type CounterEntry,
+  type Counters,
+  type ReserveItem,
+  type ReserveOptions,
+  type ReserveResult,
+} from '../../governance/counters.ts'
+
+/** The default key prefix: every key is `gpuplane:` + the governance key (`tp/<ns>/...`). */
+export const DEFAULT_COUNTER_PREFIX = 'gpuplane:'
+/** A command that takes longer has failed (the gateway answers fast rather than hang on a sick Redis). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 1000
+/** How long connect() waits for Redis. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 2000
+
+const RESERVE_FIELDS_PER_ITEM = 6
+
+const LUA_COMMON = `
+local function ceildiv(a, b)
+  local q = math.floor(a / b)
+  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
+  if q * b == a then return q end
+  return q + 1
+end
+local function int(x) return string.format('%.0f', x) end
+`
+
+/** KEYS: the items' keys. ARGV: clamp flag, min, max, then per item amount, limit (-1: none), ttl, num, den (0/1: no rate), clamps flag. */
+const RESERVE_LUA = `${LUA_COMMON}
+local n = #KEYS
+local clamp = ARGV[1] == '1'
+local cmin, cmax = tonumber(ARGV[2]), tonumber(ARGV[3])
+local amount, limit, ttl, num, den, clamps, value = {}, {}, {}, {}, {}, {}, {}
+for i = 1, n do
+  local o = 3 + (i - 1) * ${RESERVE_FIELDS_PER_ITEM}
+  amount[i] = tonumber(ARGV[o + 1])
+  limit[i] = tonumber(ARGV[o + 2])
+  ttl[i] = ARGV[o + 3]
+  num[i] = tonumber(ARGV[o + 4])
+  den[i] = tonumber(ARGV[o + 5])
+  clamps[i] = ARGV[o + 6] == '1'
+  value[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+end
+local function amountAt(i, u)
+  if num[i] == 0 or u == 0 then return amount[i] end
+  local whole = math.floor(num[i] / den[i])
+  return amount[i] + u * whole + ceildiv(u * (num[i] - whole * den[i]), den[i])
+end
+local function fits(i, u)
+  return limit[i] < 0 or value[i] + amountAt(i, u) <= limit[i]
+end
+local function refuse(i, u)
+  local out = {0, i - 1, amountAt(i, u), value[i]}
+  for j = 1, n do out[4 + j] = value[j] end
+  return out
+end
+local units = 0
+if clamp then
+  for i = 1, n do
+    if clamps[i] and not fits(i, cmin) then return refuse(i, cmin) end
+  end
+  local lo, hi = cmin, cmax
+  while lo < hi do
+    local mid = lo + math.ceil((hi - lo) / 2)
+    local ok = true
+    for i = 1, n do
+      if clamps[i] and not fits(i, mid) then ok = false break end
+    end
+    if ok then lo = mid else hi = mid - 1 end
+  end
+  units = lo
+end
+for i = 1, n do
+  if not fits(i, units) then return refuse(i, units) end
+end
+local out = {1, units}
+for i = 1, n do
+  local a = amountAt(i, units)
+  local v = value[i]
+  if a > 0 then
+    v = redis.call('INCRBY', KEYS[i], int(a))
+    redis.call('EXPIRE', KEYS[i], ttl[i])
+  end
+  out[2 + i] = a
+  out[2 + n + i] = v
+end
+return out
+`
+
+/** KEYS: the keys. ARGV: per key delta, ttl. A counter never goes below 0; an absent key is created only by a positive delta. */
+const ADJUST_LUA = `${LUA_COMMON}
+local out = {}
+for i = 1, #KEYS do
+  local delta, ttl = tonumber(ARGV[2 * i - 1]), ARGV[2 * i]
+  local cur = redis.call('GET', KEYS[i])
+  if cur then
+    local v = tonumber(cur) + delta
+    if v < 0 then v = 0 end
+    redis.call('SET', KEYS[i], int(v), 'KEEPTTL')
+    out[i] = v
+  elseif delta > 0 then
+    redis.call('SET', KEYS[i], int(delta), 'EX', ttl)
+    out[i] = delta
+  else
+    out[i] = 0
+  end
+end
+return out
+`
+
+/** KEYS: the keys. ARGV: per key value, ttl. Raises each counter to at least its value. */
+const REBUILD_LUA = `${LUA_COMMON}
+for i = 1, #KEYS do
+  local value, ttl = tonumber(ARGV[2 * i - 1]), ARGV[2 * i]
+  local cur = redis.call('GET', KEYS[i])
+  if cur then
+    if tonumber(cur) < value then redis.call('SET', KEYS[i], int(value), 'KEEPTTL') end
+  elseif value > 0 then
+    redis.call('SET', KEYS[i], int(value), 'EX', ttl)
+  end
+end
+return #KEYS
+`
+
+type ScriptCommand = (numKeys: number, ...args: string[]) => Promise<unknown>
+type ScriptedRedis = Redis & { gpuplaneReserve: ScriptCommand; gpuplaneAdjust: ScriptCommand; gpuplaneRebuild: ScriptCommand }
+
+export interface RedisCountersOptions {
+  /** Prefix of every key (default DEFAULT_COUNTER_PREFIX); tests use a random one. */
+  prefix?: string
+  /** Default DEFAULT_COMMAND_TIMEOUT_MS. */
+  commandTimeoutMs?: number
+  /** Default DEFAULT_CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number
+  /** Called with each connection error (ioredis keeps reconnecting); the gateway logs it and counts it in a metric. */
+  onError?: (error: Error) => void
+}
+
+export class RedisCounters implements Counters {
+  private constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly prefix: string,
+  ) {}
+
+  /** Connects to the Redis at `url` (e.g. `redis://127.0.0.1:6379`); UNAVAILABLE when it cannot be reached. */
+  static async connect(url: string, options: RedisCountersOptions = {}): Promise<RedisCounters> {
+    const redis = new Redis(url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    }) as ScriptedRedis
+    redis.on('error', (e: Error) => options.onError?.(e))
+    redis.defineCommand('gpuplaneReserve', { lua: RESERVE_LUA })
+    redis.defineCommand('gpuplaneAdjust', { lua: ADJUST_LUA })
+    redis.defineCommand('gpuplaneRebuild', { lua: REBUILD_LUA })
+    try {
+      await redis.connect()
+    } catch (e) {
+      redis.disconnect()
+      throw unavailable(e, url)
+    }
+    return new RedisCounters(redis, options.prefix ?? DEFAULT_COUNTER_PREFIX)
+  }
+
+  async reserve(items: readonly ReserveItem[], options: ReserveOptions = {}): Promise<ReserveResult> {
+    checkReserveItems(items, options)
+    if (items.length === 0) return decideReservation([], [], options)
+    const args = [options.clamp ? '1' : '0', String(options.clamp?.min ?? 0), String(options.clamp?.max ?? 0)]
+    for (const item of items) {
+      args.push(String(item.amount), String(item.limit ?? -1), String(item.ttlSeconds), String(item.perUnit?.num ?? 0), String(item.perUnit?.den ?? 1), item.clamps ? '1' : '0')
+    }
+    const reply = (await this.call(() => this.redis.gpuplaneReserve(items.length, ...this.keys(items), ...args))) as number[]
+    const n = items.length
+    if (reply[0] === 1) return { ok: true, units: reply[1], amounts: reply.slice(2, 2 + n), values: reply.slice(2 + n, 2 + 2 * n) }
+    return { ok: false, index: reply[1], needed: reply[2], current: reply[3], values: reply.slice(4, 4 + n) }
+  }
+
+  async adjust(items: readonly AdjustItem[]): Promise<number[]> {
+    checkAdjustItems(items)
+    if (items.length === 0) return []
+    const args = items.flatMap((item) => [String(item.delta), String(item.ttlSeconds)])
+    return (await this.call(() => this.redis.gpuplaneAdjust(items.length, ...this.keys(items), ...args))) as number[]
+  }
+
+  async get(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return []
+    const values = await this.call(() => this.redis.mget(keys.map((k) => this.prefix + k)))
+    return values.map((v) => (v === null ? 0 : Number(v)))
+  }
+
+  async rebuild(entries: readonly CounterEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    const args = entries.flatMap((e) => [String(e.value), String(e.ttlSeconds)])
+    await this.call(() => this.redis.gpuplaneRebuild(entries.length, ...this.keys(entries), ...args))
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.redis.quit()
+    } catch {
+      // Not connected: nothing to close gracefully.
+      this.redis.disconnect()
+    }
+  }
+
+  private keys(items: ReadonlyArray<{ key: string }>): string[] {
+    return items.map((item) => this.prefix + item.key)
+  }
+
+  private async call<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command()
+    } catch (e) {
+      throw unavailable(e)
+    }
+  }
+}
+
+/** Redis errors as GpuplaneErrors: a script error is a bug (INTERNAL), anything else means Redis is unusable now (UNAVAILABLE). */
+function unavailable(e: unknown, url?: string): GpuplaneError {
+  const message = e instanceof Error ? e.message : String(e)
+  if (e instanceof ReplyError && /^ERR (Error running script|user_script|Error compiling script)/.test(message)) {
+    return new GpuplaneError('INTERNAL', `counter script failed in Redis: ${message}`, {}, { cause: e })
+  }
+  const where = url === undefined ? 'the counter Redis' : `Redis at ${withoutPassword(url)}`
+  return new GpuplaneError('UNAVAILABLE', `${where} is unavailable (${message}); token counters cannot be read or written until it is back`, {}, { cause: e })
+}
+
+/** A Redis URL fit for messages: any password replaced by `***`. */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch {
+    return 'the configured URL'
+  }
+}
