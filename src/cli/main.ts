@@ -6,6 +6,13 @@ import { registerDefrag } from './defrag.ts'
 import { registerInventory } from './inventory.ts'
 import { registerSchedule } from './schedule.ts'
 import { registerSim } from './sim.ts'
+import { registerApply } from './apply.ts'
+import { registerLogin } from './config.ts'
+import { registerDelete } from './delete.ts'
+import { registerDescribe } from './describe.ts'
+import { registerGet } from './get.ts'
+import { registerAudit, registerToken } from './token.ts'
+import { registerServer } from './server.ts'
 
 const ALLOCATE_HELP = `
 What it reads:
@@ -70,6 +77,15 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void)
   registerSchedule(program, out, err)
   registerDefrag(program, out, err)
   registerSim(program, out, err)
+  // Verbs against a server (src/cli/client.ts).
+  registerLogin(program, out)
+  registerApply(program, out, err)
+  registerGet(program, out, err)
+  registerDescribe(program, out)
+  registerDelete(program, out, err)
+  registerToken(program, out, err)
+  registerAudit(program, out)
+  registerServer(program, err)
   return program
 }
 
