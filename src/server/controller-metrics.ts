@@ -26,17 +26,32 @@ export interface ControllerMetrics {
   gpusAllocated: Gauge<'model' | 'namespace'>
 }
 
-/** The controller's metrics, registered in `registry` (the server's, so `/metrics` serves them). */
-export function controllerMetrics(registry: Registry): ControllerMetrics {
+/**
+ * The controller's metrics, registered in `registry` (the server's, so `/metrics` serves them).
+ * The GPU gauges are computed when scraped, from what `gpus()` returns then (nothing: left as
+ * they are), so that scheduling never pays for them.
+ */
+export function controllerMetrics(registry: Registry, gpus?: () => { snapshot: Snapshot; placed: Iterable<PlacedAllocations> } | undefined): ControllerMetrics {
   const registers = [registry]
-  return {
+  const metrics: ControllerMetrics = {
     allocations: new Counter({ name: 'gpuplane_allocations_total', help: 'Workloads placed by the controller (committed), by namespace', labelNames: ['namespace'], registers }),
     attempts: new Counter({ name: 'gpuplane_scheduling_attempts_total', help: 'Scheduling decisions by result: scheduled, unschedulable, conflict', labelNames: ['result'], registers }),
     conflicts: new Counter({ name: 'gpuplane_scheduling_conflicts_total', help: 'Allocation commits refused because another writer allocated first; each is re-read and retried', registers }),
     queueDepth: new Gauge({ name: 'gpuplane_queue_depth', help: 'Workloads pending', registers }),
-    gpusTotal: new Gauge({ name: 'gpuplane_gpus_total', help: 'Physical GPUs published in ResourceSlices, by model', labelNames: ['model'], registers }),
+    gpusTotal: new Gauge({
+      name: 'gpuplane_gpus_total',
+      help: 'Physical GPUs published in ResourceSlices, by model',
+      labelNames: ['model'],
+      registers,
+      // Sets both GPU gauges; gpusAllocated is registered after this one, so it is read after.
+      collect() {
+        const now = gpus?.()
+        if (now) updateGpuGauges(metrics, now.snapshot, now.placed)
+      },
+    }),
     gpusAllocated: new Gauge({ name: 'gpuplane_gpus_allocated', help: 'GPUs allocated to workloads, by model and namespace (partitions and shares count as the part of their GPU they take)', labelNames: ['model', 'namespace'], registers }),
   }
+  return metrics
 }
 
 /** A placed workload's namespace and allocations, for the GPU gauges. */

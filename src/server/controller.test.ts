@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { Registry } from 'prom-client'
 import { openStore } from '../store/index.ts'
 import type { NewObject, Store, StoredObject } from '../store/types.ts'
 import { Controller } from './controller.ts'
@@ -287,5 +288,20 @@ test('a gang that preempts and then does not fit preempts nobody, pass after pas
   assert.deepEqual(after.map((w) => w.metadata.resourceVersion), before.map((w) => w.metadata.resourceVersion))
   assert.match(phase(await get(store, 'g-0')).reason!, /gang g: only 2 of 3 members fit together/)
   await allocatedDevices(store)
+  await store.close()
+})
+
+test('GPU gauges are computed when /metrics is scraped: published GPUs by model, allocated by model and namespace', async () => {
+  const store = await openStore({ sqlite: ':memory:' })
+  await store.create(cluster())
+  const registry = new Registry()
+  const controller = new Controller(store, { metrics: registry })
+  await store.create(workload('a', 2))
+  await store.create(workload('b', 1, { namespace: 'other' }))
+  await controller.reconcileOnce()
+  const text = await registry.metrics()
+  assert.match(text, /^gpuplane_gpus_total\{model="H100-80GB"\} 4$/m)
+  assert.match(text, /^gpuplane_gpus_allocated\{model="H100-80GB",namespace="team"\} 2$/m)
+  assert.match(text, /^gpuplane_gpus_allocated\{model="H100-80GB",namespace="other"\} 1$/m)
   await store.close()
 })

@@ -25,7 +25,7 @@ import { GpuplaneError } from '../common/errors.ts'
 import type { Profile } from '../scheduler/framework.ts'
 import type { Decision } from '../scheduler/scheduler.ts'
 import type { Store, StoredObject, Write } from '../store/types.ts'
-import { controllerMetrics, updateGpuGauges, type ControllerMetrics } from './controller-metrics.ts'
+import { controllerMetrics, type ControllerMetrics } from './controller-metrics.ts'
 import { publishPlans } from './controller-publish.ts'
 import { PlacementState } from './controller-state.ts'
 import { scheduledNode, workloadEntries, type WorkloadEntry } from './controller-view.ts'
@@ -106,7 +106,7 @@ export class Controller {
   ) {
     this.log = options.logger ?? SILENT
     const registry = options.metrics === undefined ? new Registry() : 'registry' in options.metrics ? options.metrics.registry : options.metrics
-    this.metrics = controllerMetrics(registry)
+    this.metrics = controllerMetrics(registry, () => (this.state.scheduler ? { snapshot: this.state.scheduler.view.snapshot, placed: this.state.tracked.values() } : undefined))
     this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS
     this.now = options.now ?? (() => new Date())
     this.state = new PlacementState(
@@ -190,7 +190,6 @@ export class Controller {
       }
     }
     this.metrics.queueDepth.set(this.pending)
-    updateGpuGauges(this.metrics, this.state.scheduler.view.snapshot, this.state.tracked.values())
     return { scheduled, pending: this.pending, conflicts }
   }
 
