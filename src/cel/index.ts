@@ -3,3 +3,4 @@ export { compileSelector, clearSelectorCache, CompiledSelector, SELECTOR_CACHE_L
 export { celDeviceView, CelDeviceView, splitQualifiedName, type DeviceInput, type DeviceFields, type CelAttributeValue } from './device-view.ts'
 export { CEL_SELECTOR_EXPRESSION_MAX_COST } from './runtime-cost.ts'
 export { INCLUDES_MAX_LIST_LENGTH } from './lib-ext.ts'
+export { selectorCheck } from './object-check.ts'

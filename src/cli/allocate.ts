@@ -1,10 +1,10 @@
 // `gpuplane allocate`: offline DRA allocation of the claims in files against the slices and classes there.
 import { stringify } from 'yaml'
-import type { Decoded, Foreign, ObjectCheck } from '../api/decode.ts'
+import type { Decoded, Foreign } from '../api/decode.ts'
 import { toPlain } from '../api/decode.ts'
 import type { DeviceClass, DraObject, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../api/resource-v1.ts'
 import { allocate, AllocationState, Snapshot, type AllocationOutcome, type NodeInfo } from '../allocator/index.ts'
-import { compileSelector } from '../cel/index.ts'
+import { selectorCheck } from '../cel/index.ts'
 import { GpuplaneError, type ErrorCode } from '../common/errors.ts'
 import { readObjects } from './read-objects.ts'
 
@@ -24,27 +24,6 @@ export interface Unallocatable {
 export interface AllocateReport {
   allocated: ResourceClaim[]
   unallocatable: Unallocatable[]
-}
-
-/** Compiles every CEL selector while reading, so a bad expression is reported with file and path. */
-export const selectorCheck: ObjectCheck = (obj) => {
-  const problems: Array<{ path: string; message: string; code?: ErrorCode }> = []
-  const check = (expression: string, path: string) => {
-    try {
-      compileSelector(expression)
-    } catch (e) {
-      if (e instanceof GpuplaneError) problems.push({ path, message: e.message, code: e.code })
-      else throw e
-    }
-  }
-  if (obj.kind === 'DeviceClass') obj.spec.selectors?.forEach((s, i) => s.cel && check(s.cel.expression, `spec.selectors[${i}].cel.expression`))
-  const claimSpec = obj.kind === 'ResourceClaim' ? { spec: obj.spec, prefix: 'spec' } : obj.kind === 'ResourceClaimTemplate' ? { spec: obj.spec.spec, prefix: 'spec.spec' } : undefined
-  claimSpec?.spec.devices?.requests?.forEach((r, i) => {
-    const base = `${claimSpec.prefix}.devices.requests[${i}]`
-    r.exactly?.selectors?.forEach((s, j) => s.cel && check(s.cel.expression, `${base}.exactly.selectors[${j}].cel.expression`))
-    r.firstAvailable?.forEach((sub, k) => sub.selectors?.forEach((s, j) => s.cel && check(s.cel.expression, `${base}.firstAvailable[${k}].selectors[${j}].cel.expression`)))
-  })
-  return problems
 }
 
 /** A unit of allocation: one claim, or the claims of one pod, which must land on the same node together. */

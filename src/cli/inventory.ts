@@ -14,7 +14,8 @@ import { deviceClasses, publishHost, type SliceLayout } from '../inventory/publi
 import { parseTraceNodes, TRACE_MODELS, traceModelOverrides, traceNodeToHost } from '../inventory/trace.ts'
 import { PUBLISH_MODES, type HostInfo, type PublishMode } from '../inventory/types.ts'
 import { gpuModel } from '../catalog/index.ts'
-import { selectorCheck, stringifyJson } from './allocate.ts'
+import { selectorCheck } from '../cel/index.ts'
+import { stringifyJson } from './allocate.ts'
 import { listFiles } from './read-objects.ts'
 
 type Output = 'yaml' | 'json'

@@ -19,7 +19,8 @@ import { disruptionBudgets, objectKey as keyOf, restoreEach, withoutAllocation, 
 import { Scheduler, workloadKey, type SchedulerOptions } from '../scheduler/scheduler.ts'
 import type { SchedNode } from '../scheduler/types.ts'
 import { schedNodeFromObject } from '../scheduler/view.ts'
-import { selectorCheck, stringifyJson } from './allocate.ts'
+import { selectorCheck } from '../cel/index.ts'
+import { stringifyJson } from './allocate.ts'
 import { readObjects } from './read-objects.ts'
 import { formatTable } from './table.ts'
 

@@ -33,6 +33,7 @@
 //
 // Pure and deterministic: nodes in name order, candidates in a fixed order, no clock, no randomness.
 // The scheduler it works on ends in the planned state.
+import { combinations } from '../common/combinations.ts'
 import type { AllocationResult, ResourceClaim } from '../api/resource-v1.ts'
 import type { Workload } from '../api/workload-v1alpha1.ts'
 import { GpuplaneError } from '../common/errors.ts'
@@ -250,7 +251,7 @@ class Planner {
       const cands = candidates.get(node) ?? []
       if (hopeless.has(node) || cands.length < k) continue
       let order = 0
-      for (const set of subsets(cands.length, k)) {
+      for (const set of combinations(cands.length, k)) {
         const movers = set.map((i) => cands[i]!)
         order++
         if (!this.withinBudgets(movers) || !this.counts.enough(node, movers.flatMap((m) => exclusiveDeviceIds(m.allocations)), need)) continue
@@ -442,19 +443,6 @@ function queueUnits(pending: readonly Workload[]): Array<{ members: Workload[]; 
     }
   }
   return units
-}
-
-/** The index sets of size k of 0..n-1, in lexicographic order. */
-function* subsets(n: number, k: number): Generator<number[]> {
-  const idx = Array.from({ length: k }, (_, i) => i)
-  while (true) {
-    yield [...idx]
-    let i = k - 1
-    while (i >= 0 && idx[i] === n - k + i) i--
-    if (i < 0) return
-    idx[i]!++
-    for (let j = i + 1; j < k; j++) idx[j] = idx[j - 1]! + 1
-  }
 }
 
 /** The n workloads holding the most exclusive devices. */

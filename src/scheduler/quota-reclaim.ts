@@ -2,6 +2,7 @@
 //
 // Generic over the ledger's records: the caller says whether a set of victims makes the request
 // fit (by trying their release on a copy of the ledger); this file only chooses among sets.
+import { combinations } from '../common/combinations.ts'
 
 /**
  * Exhaustive victim search up to this many candidates (2^12 = 4096 trial releases at most);
@@ -72,17 +73,4 @@ function greedyVictims<T extends ReclaimCandidate>(pool: T[], fits: (s: T[]) => 
 function compareNumbers(a: number[], b: number[]): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i]
   return 0
-}
-
-/** k-subsets of 0..n-1 in lexicographic order. */
-function* combinations(n: number, k: number): Generator<number[]> {
-  const idx = Array.from({ length: k }, (_, i) => i)
-  while (true) {
-    yield [...idx]
-    let i = k - 1
-    while (i >= 0 && idx[i] === n - k + i) i--
-    if (i < 0) return
-    idx[i]++
-    for (let j = i + 1; j < k; j++) idx[j] = idx[j - 1] + 1
-  }
 }

@@ -271,14 +271,8 @@ export class Scheduler {
 
   private cycle(w: Workload, evicted: Array<[string, Placement]>): Decision {
     const key = workloadKey(w)
-    if (this.placements.has(key)) throw new GpuplaneError('INVALID_INPUT', `workload ${key} is already placed`)
-    let ctx: CycleContext
-    try {
-      ctx = this.cycleContext(w)
-    } catch (e) {
-      if (e instanceof GpuplaneError) return { workload: key, ok: false, reason: e.message }
-      throw e
-    }
+    const ctx = this.contextFor(w, key)
+    if ('ok' in ctx) return ctx
     const skipped = new Set<string>()
     for (const p of this.profile.plugins) {
       if (!p.preFilter) continue
@@ -635,6 +629,20 @@ export class Scheduler {
     return { ctx, node, reserved, ...(waiting ? { waiting } : {}) }
   }
 
+  /**
+   * The cycle's context for a workload not yet placed (INVALID_INPUT if it is), or a refusal when
+   * its claims cannot be resolved (a missing ResourceClaim or template).
+   */
+  private contextFor(w: Workload, key: string): CycleContext | Decision {
+    if (this.placements.has(key)) throw new GpuplaneError('INVALID_INPUT', `workload ${key} is already placed`)
+    try {
+      return this.cycleContext(w)
+    } catch (e) {
+      if (e instanceof GpuplaneError) return { workload: key, ok: false, reason: e.message }
+      throw e
+    }
+  }
+
   /** What filter results and node-local scores depend on besides the node (see CycleContext.shapeKey). */
   private shapeKey(ctx: CycleContext): string {
     const w = ctx.workload
@@ -676,13 +684,8 @@ export class Scheduler {
     if (this.placements.has(key)) throw new GpuplaneError('INVALID_INPUT', `workload ${key} is already placed`)
     const node = this.nodes.find((n) => n.name === nodeName)
     if (!node) return { workload: key, ok: false, reason: `node ${nodeName} is not in the cluster` }
-    let ctx: CycleContext
-    try {
-      ctx = this.cycleContext(w)
-    } catch (e) {
-      if (e instanceof GpuplaneError) return { workload: key, ok: false, reason: e.message }
-      throw e
-    }
+    const ctx = this.contextFor(w, key)
+    if ('ok' in ctx) return ctx
     if (allocs) {
       if (allocs.length !== ctx.claims.length) return { workload: key, ok: false, reason: `${allocs.length} allocations given for ${ctx.claims.length} claims` }
       for (const r of allocs.flatMap((a) => a.devices?.results ?? [])) {

@@ -1,14 +1,14 @@
 // Validation of objects sent to the API, with the same decoders and checks the CLI reads files with, so the API rejects what the CLI rejects.
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { decodeText, describeIssue, formatPath, toPlain, type Foreign, type ObjectCheck } from '../api/decode.ts'
+import { decodeText, describeIssue, formatPath, toPlain, type Foreign } from '../api/decode.ts'
 import { parseKind, type KindDecoder } from '../api/decode-kind.ts'
 import { parseCluster } from '../api/gpuplane-v1alpha1.ts'
 import { ObjectMeta } from '../api/meta.ts'
 import { parseNamespace } from '../api/namespace-v1alpha1.ts'
 import { RESOURCE_V1 } from '../api/resource-v1.ts'
-import { compileSelector } from '../cel/index.ts'
-import { GpuplaneError, type ErrorCode } from '../common/errors.ts'
+import { selectorCheck } from '../cel/index.ts'
+import { GpuplaneError } from '../common/errors.ts'
 import { clusterToHosts } from '../inventory/cluster.ts'
 
 /** A JSON object as received. */
@@ -38,35 +38,11 @@ export function parseBody(text: string, contentType: string | undefined): Body {
 }
 
 /**
- * Compiles every CEL selector of a DRA object, so that a bad expression is refused with its path
- * (the checks `gpuplane allocate` runs on files; src/cli/allocate.ts selectorCheck).
- */
-const celCheck: ObjectCheck = (obj) => {
-  const problems: Array<{ path: string; message: string; code?: ErrorCode }> = []
-  const check = (expression: string, path: string) => {
-    try {
-      compileSelector(expression)
-    } catch (e) {
-      if (e instanceof GpuplaneError) problems.push({ path, message: e.message, code: e.code })
-      else throw e
-    }
-  }
-  if (obj.kind === 'DeviceClass') obj.spec.selectors?.forEach((s, i) => s.cel && check(s.cel.expression, `spec.selectors[${i}].cel.expression`))
-  const claim = obj.kind === 'ResourceClaim' ? { spec: obj.spec, prefix: 'spec' } : obj.kind === 'ResourceClaimTemplate' ? { spec: obj.spec.spec, prefix: 'spec.spec' } : undefined
-  claim?.spec.devices?.requests?.forEach((r, i) => {
-    const base = `${claim.prefix}.devices.requests[${i}]`
-    r.exactly?.selectors?.forEach((s, j) => s.cel && check(s.cel.expression, `${base}.exactly.selectors[${j}].cel.expression`))
-    r.firstAvailable?.forEach((sub, k) => sub.selectors?.forEach((s, j) => s.cel && check(s.cel.expression, `${base}.firstAvailable[${k}].selectors[${j}].cel.expression`)))
-  })
-  return problems
-}
-
-/**
  * resource.k8s.io kinds: the shape and upstream rules of decodeText, then CEL compilation. Objects
  * of v1beta1/v1beta2 are stored converted to v1; v1 objects are stored as sent.
  */
 export const draValidator: Validator = (object) => {
-  const { objects } = decodeText(JSON.stringify(object), undefined, [celCheck])
+  const { objects } = decodeText(JSON.stringify(object), undefined, [selectorCheck])
   const decoded = objects[0]
   if (decoded === undefined) throw new GpuplaneError('INVALID_INPUT', 'expected a resource.k8s.io object', { path: 'kind' })
   return object.apiVersion === RESOURCE_V1 ? object : (toPlain(decoded.object) as Body)
