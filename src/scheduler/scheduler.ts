@@ -123,6 +123,8 @@ export class Scheduler {
   private readonly priorities = new Map<number, number>()
   /** Keys of the placed members of each gang (`namespace/group`). */
   private readonly gangs = new Map<string, Set<string>>()
+  /** Gangs with a member waiting for the rest (the only ones expireWaiting looks at). */
+  private readonly waitingGangs = new Set<string>()
   /** Scheduling cycles run so far: the clock of gang waiting. */
   private cycles = 0
   /** Gang members whose wait ran out, not yet taken by takeExpired(). */
@@ -243,7 +245,8 @@ export class Scheduler {
   /** Releases every gang with a member waiting more than gangWaitCycles cycles. */
   private expireWaiting(): void {
     const limit = this.options.gangWaitCycles ?? DEFAULT_GANG_WAIT_CYCLES
-    for (const [gang, keys] of this.gangs) {
+    for (const gang of [...this.waitingGangs]) {
+      const keys = this.gangs.get(gang) ?? new Set<string>()
       const late = [...keys].map((k) => this.placements.get(k)!).find((p) => p.waiting && this.cycles - p.waiting.since > limit)
       if (!late) continue
       for (const k of [...keys]) {
@@ -256,7 +259,7 @@ export class Scheduler {
   /** One scheduling cycle for one workload. */
   scheduleOne(w: Workload): Decision {
     this.cycles++
-    if (this.gangs.size > 0) this.expireWaiting()
+    if (this.waitingGangs.size > 0) this.expireWaiting()
     // Workloads evicted for this one (quota reclaim, priority preemption): tentative until the
     // cycle succeeds, put back if it fails, and kept with the placement in case its gang fails.
     const evicted: Array<[string, Placement]> = []
@@ -527,8 +530,12 @@ export class Scheduler {
       let keys = this.gangs.get(gang)
       if (!keys) this.gangs.set(gang, (keys = new Set()))
       keys.add(key)
-      // The gang is complete: every member that waited for it may go.
-      if (!p.waiting) for (const k of keys) delete this.placements.get(k)!.waiting
+      if (p.waiting) this.waitingGangs.add(gang)
+      else {
+        // The gang is complete: every member that waited for it may go.
+        for (const k of keys) delete this.placements.get(k)!.waiting
+        this.waitingGangs.delete(gang)
+      }
     }
     const priority = p.ctx.workload.spec.priority ?? 0
     this.priorities.set(priority, (this.priorities.get(priority) ?? 0) + 1)
@@ -543,7 +550,12 @@ export class Scheduler {
     this.placements.delete(key)
     this.onNode.get(p.node.name)!.delete(key)
     const gang = gangKeyOf(p.ctx)
-    if (gang !== undefined) this.gangs.get(gang)?.delete(key)
+    if (gang !== undefined) {
+      const keys = this.gangs.get(gang)!
+      keys.delete(key)
+      if (![...keys].some((k) => this.placements.get(k)!.waiting)) this.waitingGangs.delete(gang)
+      if (keys.size === 0) this.gangs.delete(gang)
+    }
     const priority = p.ctx.workload.spec.priority ?? 0
     const left = this.priorities.get(priority)! - 1
     if (left > 0) this.priorities.set(priority, left)
