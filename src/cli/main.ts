@@ -13,6 +13,8 @@ import { registerDescribe } from './describe.ts'
 import { registerGet } from './get.ts'
 import { registerAudit, registerToken } from './token.ts'
 import { registerServer } from './server.ts'
+import { registerGateway } from './gateway.ts'
+import { registerKey } from './key.ts'
 
 const ALLOCATE_HELP = `
 What it reads:
@@ -86,6 +88,8 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void)
   registerToken(program, out, err)
   registerAudit(program, out)
   registerServer(program, err)
+  registerGateway(program, err)
+  registerKey(program, out)
   return program
 }
 
