@@ -1,6 +1,7 @@
 // `gpuplane key create|hash` and `gpuplane gateway --config` with the issue's example configuration, run as a real process.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { hashAgentKey } from '../src/governance/access.ts'
 import { cli, tmp } from './cli-helpers.ts'
@@ -30,7 +31,7 @@ describe('gpuplane gateway --config', () => {
     await mock.close()
   })
 
-  test('serves the issue example: models listed for the key, a chat call forwarded, an unknown key refused', async () => {
+  test('serves the issue example: models listed for the key, a chat call forwarded, an unknown key refused, a disabled agent refused within a second', async () => {
     const config = tmp('gateway.yaml', ISSUE_EXAMPLE.replace('http://127.0.0.1:8000/v1', mock.url))
     const child = spawn(process.execPath, ['bin/gpuplane.js', 'gateway', '--config', config, '--port', '0', '--log-level', 'silent'], { env: { ...process.env, VLLM_API_KEY: 'vllm-secret' } })
     try {
@@ -53,6 +54,16 @@ describe('gpuplane gateway --config', () => {
       assert.equal(mock.calls.at(-1)?.body.model, 'meta-llama/Llama-3.1-8B-Instruct')
       assert.equal(mock.calls.at(-1)?.headers.authorization, 'Bearer vllm-secret')
       assert.equal((await fetch(`${url}/models`, { headers: { authorization: 'Bearer nope' } })).status, 401)
+      // Kill switch: disabling the agent in the file refuses its next request within a second.
+      writeFileSync(config, ISSUE_EXAMPLE.replace('http://127.0.0.1:8000/v1', mock.url).replace('  models: [llama-3.1-8b]', '  models: [llama-3.1-8b]\n  disabled: true'))
+      const changed = Date.now()
+      let status = 200
+      while (status === 200 && Date.now() - changed < 5000) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        status = (await fetch(`${url}/models`, { headers: auth })).status
+      }
+      assert.equal(status, 403, 'the disabled agent is refused')
+      assert.ok(Date.now() - changed < 1000, `refused ${Date.now() - changed} ms after the change`)
     } finally {
       child.kill('SIGTERM')
       await new Promise((resolve) => child.once('exit', resolve))

@@ -1,5 +1,5 @@
 // `gpuplane gateway`: serves the OpenAI-compatible gateway for the Models, Agents and TokenPolicies of a configuration file, on in-memory or Redis counters.
-import { readFileSync } from 'node:fs'
+import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { Option, type Command } from 'commander'
 import pino from 'pino'
 import { GpuplaneError } from '../common/errors.ts'
@@ -10,12 +10,16 @@ import { MemoryCounters } from '../governance/counters-memory.ts'
 import { RedisCounters } from '../store/redis/counters.ts'
 
 export const DEFAULT_GATEWAY_PORT = 7481
+
+/** How often the configuration file is checked for changes (ms). */
+const CONFIG_POLL_MS = 250
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 const GATEWAY_HELP = `
 Configuration (--config FILE): YAML or JSON documents of kind Model, Agent and TokenPolicy
 (gpuplane.io/v1alpha1); other kinds are ignored. Agents list key hashes only: make a key with
-"gpuplane key create". The file is read once at start; restart to apply changes.
+"gpuplane key create". The file is watched: a change (an agent disabled, a key hash removed)
+applies within a second; a file that does not decode is refused and the last good one kept.
 
 Counters: in this process by default (one replica); --redis URL shares them between replicas.
 
@@ -53,10 +57,22 @@ export function registerGateway(program: Command, err: (s: string) => void): voi
 async function runGateway(opts: GatewayCommandOptions, err: (s: string) => void): Promise<void> {
   const port = wholeNumber(opts.port, '--port', 0, 65535)
   const bodyLimit = wholeNumber(opts.bodyLimit, '--body-limit', 1, Number.MAX_SAFE_INTEGER)
-  const registry = loadGatewayConfig(readConfig(opts.config), opts.config)
+  let registry = loadGatewayConfig(readConfig(opts.config), opts.config)
   for (const problem of registry.problems) err(`warning: ${problem}\n`)
+  // The file is polled: a disabled agent or a removed key hash is refused within a second of
+  // the change; a file that no longer reads or decodes keeps the last good configuration.
+  watchFile(opts.config, { interval: CONFIG_POLL_MS, persistent: false }, () => {
+    try {
+      registry = loadGatewayConfig(readConfig(opts.config), opts.config)
+      err(`reloaded ${opts.config} (${registry.models.size} models, ${registry.agentsByKeyHash.size} agent keys)\n`)
+      for (const problem of registry.problems) err(`warning: ${problem}\n`)
+    } catch (e) {
+      if (!(e instanceof GpuplaneError)) throw e
+      err(`error: ${opts.config} not reloaded, keeping the previous configuration: ${e.describe()}\n`)
+    }
+  })
   const counters: Counters = opts.redis !== undefined ? await RedisCounters.connect(opts.redis) : new MemoryCounters(Date.now)
-  const app = buildGateway({ registry, counters, bodyLimit, logger: pino({ level: opts.logLevel }) })
+  const app = buildGateway({ registry: () => registry, counters, bodyLimit, logger: pino({ level: opts.logLevel }) })
   let url: string
   try {
     url = await app.listen({ port, host: opts.host })
@@ -70,6 +86,7 @@ async function runGateway(opts: GatewayCommandOptions, err: (s: string) => void)
       err(`${signal}: shutting down (finishing requests in flight)\n`)
       process.off('SIGTERM', onSignal)
       process.off('SIGINT', onSignal)
+      unwatchFile(opts.config)
       app.close().then(() => counters.close()).then(resolve, reject)
     }
     process.on('SIGTERM', onSignal)

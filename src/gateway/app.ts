@@ -24,8 +24,12 @@ export const DEFAULT_GATEWAY_BODY_LIMIT = 4 * 1024 * 1024
 
 /** What buildGateway needs: the governance objects (or their registry) and the counters. */
 export interface GatewayOptions {
-  /** The indexed objects; or give `objects` and the registry is built from them. */
-  registry?: GovernanceRegistry
+  /**
+   * The indexed objects, or a function giving the current ones (read on every request, so a
+   * reloaded configuration — a disabled agent, a revoked key — applies to the next request); or
+   * give `objects` and the registry is built from them.
+   */
+  registry?: GovernanceRegistry | (() => GovernanceRegistry)
   objects?: { models: readonly Model[]; agents: readonly Agent[]; policies: readonly TokenPolicy[] }
   counters: Counters
   /** undici dispatcher for upstream calls (tests, connection pools); the global one when absent. */
@@ -42,10 +46,11 @@ export interface GatewayOptions {
 
 /** The gateway app (not listening: call listen, or inject in tests). The registry's problems are logged once. */
 export function buildGateway(options: GatewayOptions): FastifyInstance {
-  const registry = options.registry ?? (options.objects ? buildRegistry(options.objects) : undefined)
-  if (registry === undefined) throw new GpuplaneError('INVALID_INPUT', 'buildGateway needs a registry or the Model, Agent and TokenPolicy objects')
+  const given = options.registry ?? (options.objects ? buildRegistry(options.objects) : undefined)
+  if (given === undefined) throw new GpuplaneError('INVALID_INPUT', 'buildGateway needs a registry or the Model, Agent and TokenPolicy objects')
+  const current = typeof given === 'function' ? given : () => given
   const app = Fastify({ bodyLimit: options.bodyLimit ?? DEFAULT_GATEWAY_BODY_LIMIT, ...(options.logger ? { loggerInstance: options.logger } : { logger: false }) })
-  for (const problem of registry.problems) app.log.warn(problem)
+  for (const problem of current().problems) app.log.warn(problem)
   const ctx: ProxyContext = { counters: options.counters, now: options.now ?? Date.now, dispatcher: options.dispatcher, env: options.env ?? process.env, log: app.log }
 
   // Bodies arrive as bytes whatever their content type: JSON errors are reported here, in OpenAI's shape.
@@ -63,11 +68,12 @@ export function buildGateway(options: GatewayOptions): FastifyInstance {
   })
 
   app.get('/v1/models', async (req) => {
+    const registry = current()
     const identity = authenticate(registry, bearerKey(req))
     return { object: 'list', data: modelsFor(registry, identity).map((m) => ({ id: m.metadata.name, object: 'model', created: 0, owned_by: identity.namespace })) }
   })
   for (const [path, endpoint] of Object.entries(ENDPOINT_PATHS) as Array<[string, Endpoint]>) {
-    app.post(path, (req, reply) => handleInference(registry, ctx, endpoint, req, reply))
+    app.post(path, (req, reply) => handleInference(current(), ctx, endpoint, req, reply))
   }
   return app
 }
