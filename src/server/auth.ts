@@ -5,10 +5,6 @@
 // The admin token has the fixed id `admin`: one at a time, replaced by GPUPLANE_ADMIN_TOKEN or by
 // `gpuplane server --reset-admin-token`. A namespace token sees and changes only the namespaced
 // objects of its namespace; cluster-scoped objects it may read, not write.
-//
-// Tokens found are remembered for TOKEN_CACHE_MS: a token deleted elsewhere (another replica,
-// `--reset-admin-token`) stops working within that time, one deleted through this server at once
-// (forgetTokens). Unknown tokens are looked up every time, so a token just created works at once.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { GpuplaneError } from '../common/errors.ts'
@@ -52,7 +48,6 @@ export async function ensureAdminToken(store: Store, options: { envToken?: strin
   const existing = (await store.listTokens()).find((t) => 'admin' in t.scope)
   const replace = async (token: string, description: string) => {
     if (existing) await store.deleteToken(existing.id)
-    forgetTokens(store)
     await store.saveToken({ id: ADMIN_TOKEN_ID, hash: hashToken(token), scope: { admin: true }, description, createdAt: new Date().toISOString() })
   }
   if (options.envToken !== undefined && options.envToken !== '') {
@@ -80,33 +75,6 @@ function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y)
 }
 
-/** How long a token found in the store is taken as valid without looking it up again. */
-const TOKEN_CACHE_MS = 1000
-
-/** Per store: the records found by hash, with when they were read. */
-const foundTokens = new WeakMap<Store, Map<string, { record: TokenRecord; at: number }>>()
-
-/** Forgets the tokens remembered for `store` (after a token was deleted through it). */
-export function forgetTokens(store: Store): void {
-  foundTokens.delete(store)
-}
-
-/** The token record of a hash: remembered if read within TOKEN_CACHE_MS, else looked up (and remembered if found). */
-async function findToken(store: Store, hash: string): Promise<TokenRecord | undefined> {
-  let found = foundTokens.get(store)
-  const now = Date.now()
-  const hit = found?.get(hash)
-  if (hit !== undefined && now - hit.at < TOKEN_CACHE_MS) return hit.record
-  const record = await store.findTokenByHash(hash)
-  if (record === undefined) {
-    found?.delete(hash)
-    return undefined
-  }
-  if (found === undefined) foundTokens.set(store, (found = new Map()))
-  found.set(hash, { record, at: now })
-  return record
-}
-
 /** The Principal of a request's token; UNAUTHORIZED without a token or with an unknown one. */
 export async function authenticate(store: Store, request: FastifyRequest): Promise<Principal> {
   const token = bearerToken(request)
@@ -114,7 +82,7 @@ export async function authenticate(store: Store, request: FastifyRequest): Promi
     throw new GpuplaneError('UNAUTHORIZED', 'this API needs a token: send "Authorization: Bearer <token>" (the admin token is printed at the server\'s first start; gpuplane token create makes namespace tokens)')
   }
   const hash = hashToken(token)
-  const record = await findToken(store, hash)
+  const record = await store.findTokenByHash(hash)
   if (record === undefined || !sameHash(record.hash, hash)) {
     throw new GpuplaneError('UNAUTHORIZED', 'the token is not valid (unknown or deleted); ask an admin for a token, or restart the server with --reset-admin-token for a new admin token')
   }

@@ -6,14 +6,13 @@
 //
 // Each round: publish what Cluster objects describe (controller-publish.ts); release what deleted
 // or broken workloads held (controller-writes.ts garbageWrites); then schedule. Pending workloads
-// (priority first, then fair share, then submission order) go through Scheduler.scheduleAll; the
-// placements (a whole gang at once) are committed with `allocationEpoch`: the claims made for each
+// (priority first, then fair share, then submission order) go through Scheduler.scheduleAll; each
+// placement (a whole gang at once) is one commit with `allocationEpoch`: the claims made for it
 // created with status.allocation, the claims it names given status.allocation, its status
 // `{phase: Scheduled, nodeName}`, and its preempted victims set back to Pending with their claims
-// released. Placements without preemption go together, up to WRITES_PER_PLACEMENT_COMMIT writes
-// per commit (all or none); one that preempts is a commit of its own. CONFLICT (another replica
-// allocated since the epoch) and any other sign of a stale view (a conditional write that failed)
-// rebuild the view and retry, a bounded number of times with a growing, jittered pause. Workloads that do not fit get `{phase: Pending, reason}`, written only
+// released. CONFLICT (another replica allocated since the epoch) and any other sign of a stale view
+// (a conditional write that failed) rebuild the view and retry, a bounded number of times with a
+// growing, jittered pause. Workloads that do not fit get `{phase: Pending, reason}`, written only
 // when the reason changes.
 //
 // Deleting a Workload frees its devices without finalizers: the controller sees it gone and
@@ -72,9 +71,7 @@ const MAX_BACKOFF_MS = 5_000
 /** Without changes, the queue is still looked at this often (disruption-budget windows pass). */
 const IDLE_PASS_MS = 10_000
 /** Placements committed between two yields to the event loop (the API shares the process). */
-const COMMITS_PER_YIELD = 1
-/** Most writes of one placement commit: placements without preemption decided in one pass commit together up to this. */
-const WRITES_PER_PLACEMENT_COMMIT = 64
+const COMMITS_PER_YIELD = 16
 /** Pending reasons written per commit. */
 const REASONS_PER_COMMIT = 100
 /** Failed conditional writes that mean "what the decision was made from has changed": re-read and decide again. */
@@ -272,16 +269,15 @@ export class Controller {
     const byKey = new Map(queue.map((e) => [e.key, e]))
     let scheduled = 0
     let commits = 0
-    for (const batch of batches(units(decisions, byKey))) {
-      if (!(await this.commitPlacements(batch))) {
-        const workloads = batch.flat().map((u) => u.entry.key)
+    for (const unit of units(decisions, byKey)) {
+      if (!(await this.commitPlacement(unit))) {
         this.metrics.conflicts.inc()
-        this.metrics.attempts.inc({ result: 'conflict' }, workloads.length)
-        this.log.debug({ workloads }, 'placement commit lost to another writer; re-reading')
+        this.metrics.attempts.inc({ result: 'conflict' }, unit.length)
+        this.log.debug({ workloads: unit.map((u) => u.entry.key) }, 'placement commit lost to another writer; re-reading')
         this.undo(decisions)
         return { outcome: 'conflict', scheduled }
       }
-      scheduled += batch.reduce((n, unit) => n + unit.length, 0)
+      scheduled += unit.length
       if (++commits % COMMITS_PER_YIELD === 0) await new Promise((resolve) => setImmediate(resolve))
     }
     const unschedulable = [...decisions, ...withdrawn].flatMap((d) => (d.ok ? [] : [{ stored: byKey.get(d.workload)!.stored, reason: d.reason }]))
@@ -400,13 +396,9 @@ export class Controller {
     }
   }
 
-  /**
-   * Commits placement units (workloads, or gangs) with their victims in one commit, all or none;
-   * false when it lost (stale view).
-   */
-  private async commitPlacements(batch: PlacementUnit[][]): Promise<boolean> {
+  /** Commits one placement unit (a workload, or a gang) with its victims; false when it lost (stale view). */
+  private async commitPlacement(unit: PlacementUnit[]): Promise<boolean> {
     const writes: Write[] = []
-    const unit = batch.flat()
     const planned = unit.map(({ entry, decision }) => {
       const p = placementWrites(this.state.cache, entry.stored, entry.workload, entry.claimKeys, decision)
       const offset = writes.length
@@ -484,40 +476,6 @@ function units(decisions: readonly Decision[], byKey: ReadonlyMap<string, Worklo
     }
     unit.push({ entry, decision: d })
   }
-  return out
-}
-
-/**
- * The placement units of a pass grouped into commits of up to WRITES_PER_PLACEMENT_COMMIT writes,
- * in decision order. A unit that preempts commits alone, and a unit whose objects another unit of
- * the batch writes starts a new batch: two conditional writes to one object in one commit would
- * fail it at every retry.
- */
-function batches(all: readonly PlacementUnit[][]): PlacementUnit[][][] {
-  const out: PlacementUnit[][][] = []
-  let batch: PlacementUnit[][] = []
-  let writes = 0
-  let keys = new Set<string>()
-  const flush = () => {
-    if (batch.length > 0) out.push(batch)
-    batch = []
-    writes = 0
-    keys = new Set()
-  }
-  for (const unit of all) {
-    if (unit.some((u) => (u.decision.preempted ?? []).length > 0)) {
-      flush()
-      out.push([unit])
-      continue
-    }
-    const touched = unit.flatMap((u) => [`Workload/${u.entry.key}`, ...u.entry.claimKeys.map((k) => `ResourceClaim/${k}`)])
-    const size = unit.reduce((n, u) => n + 1 + u.entry.claimKeys.length * 2, 0)
-    if (writes + size > WRITES_PER_PLACEMENT_COMMIT || touched.some((k) => keys.has(k))) flush()
-    batch.push(unit)
-    writes += size
-    for (const k of touched) keys.add(k)
-  }
-  flush()
   return out
 }
 

@@ -10,7 +10,7 @@ import { GPUPLANE_V1ALPHA1 } from '../api/decode-kind.ts'
 import { dnsLabelProblems } from '../api/names.ts'
 import { GpuplaneError } from '../common/errors.ts'
 import type { TokenRecord } from '../store/types.ts'
-import { ADMIN_TOKEN_ID, forgetTokens, hashToken, newToken, newTokenId, requestPrincipal, requireAdmin } from './auth.ts'
+import { ADMIN_TOKEN_ID, hashToken, newToken, newTokenId, requestPrincipal, requireAdmin } from './auth.ts'
 import type { ServerContext } from './context.ts'
 
 export const TOKENS_PATH = `/apis/${GPUPLANE_V1ALPHA1}/tokens`
@@ -71,7 +71,6 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (id === ADMIN_TOKEN_ID) throw new GpuplaneError('INVALID_INPUT', 'the admin token cannot be deleted through the API; restart the server with --reset-admin-token (or GPUPLANE_ADMIN_TOKEN) to replace it')
     const found = (await ctx.store.listTokens()).find((t) => t.id === id)
     if (found === undefined || !(await ctx.store.deleteToken(id))) throw new GpuplaneError('NOT_FOUND', `token "${id}" not found; list tokens with GET ${TOKENS_PATH}`)
-    forgetTokens(ctx.store)
     if ('namespace' in found.scope) req.auditTarget = { ...req.auditTarget, namespace: found.scope.namespace }
     return entryOf(found)
   })
