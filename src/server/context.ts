@@ -29,8 +29,6 @@ declare module 'fastify' {
     /** Who sent the request (set by the authentication hook; undefined on open paths). */
     principal?: Principal
     auditTarget?: AuditTarget
-    /** Set when the request's audit entry was committed with its writes (audit.ts commitAudited). */
-    audited?: boolean
   }
   interface FastifyContextConfig {
     audit?: RouteAudit

@@ -13,7 +13,6 @@ import { parseLabelSelector } from '../api/labels.ts'
 import { dnsLabelProblems, objectNameProblems } from '../api/names.ts'
 import { GpuplaneError } from '../common/errors.ts'
 import type { NewObject, ObjectKey } from '../store/types.ts'
-import { commitAudited } from './audit.ts'
 import { authorizeRead, authorizeWrite, requestPrincipal, requireAdmin } from './auth.ts'
 import type { ServerContext } from './context.ts'
 import { apiVersionOf, groupPath, KINDS, type KindInfo } from './kinds.ts'
@@ -56,7 +55,7 @@ function registerKind(app: FastifyInstance, ctx: ServerContext, k: KindInfo): vo
   }
   app.get(collection, (req, reply) => list(ctx, k, req, reply))
   app.post(collection, { config: write('create') }, async (req, reply) => {
-    const [created] = await commitAudited(ctx, req, [{ op: 'create', object: prepare(k, req, 'create') as NewObject }], 201)
+    const created = await ctx.store.create(prepare(k, req, 'create') as NewObject)
     return reply.code(201).send(created)
   })
   app.get(object, async (req) => {
@@ -69,15 +68,14 @@ function registerKind(app: FastifyInstance, ctx: ServerContext, k: KindInfo): vo
   app.put(object, { config: write('update') }, async (req) => {
     const next = prepare(k, req, 'update')
     const expect = (req.body as Body).metadata as Record<string, unknown>
-    const expectResourceVersion = typeof expect.resourceVersion === 'string' && expect.resourceVersion !== '' ? expect.resourceVersion : undefined
-    return (await commitAudited(ctx, req, [{ op: 'update', object: next as NewObject, expectResourceVersion }], 200))[0]
+    return ctx.store.update(next as NewObject, typeof expect.resourceVersion === 'string' && expect.resourceVersion !== '' ? expect.resourceVersion : undefined)
   })
   app.put(`${object}/status`, { config: write('updateStatus') }, (req) => replaceStatus(ctx, k, req))
   app.delete(object, { config: write('delete') }, async (req) => {
     const key = keyOf(k, req)
     authorizeWrite(requestPrincipal(req), k.namespaced, key.namespace, k.kind)
     const rv = (req.query as Query).resourceVersion
-    return (await commitAudited(ctx, req, [{ op: 'delete', key, expectResourceVersion: rv === undefined || rv === '' ? undefined : rv }], 200))[0]
+    return ctx.store.delete(key, rv === undefined || rv === '' ? undefined : rv)
   })
 }
 
@@ -147,7 +145,7 @@ async function replaceStatus(ctx: ServerContext, k: KindInfo, req: FastifyReques
   if (existing === undefined) throw notFound(k, key)
   k.validate({ ...existing, status: body.status })
   const rv = metadata.resourceVersion
-  return (await commitAudited(ctx, req, [{ op: 'updateStatus', key, status: body.status, expectResourceVersion: typeof rv === 'string' && rv !== '' ? rv : undefined }], 200))[0]
+  return ctx.store.updateStatus(key, body.status, typeof rv === 'string' && rv !== '' ? rv : undefined)
 }
 
 function bodyOf(req: FastifyRequest): Body {

@@ -396,16 +396,6 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
         assert.deepEqual((await store.queryAudit({ actor: 'admin', namespace: 'a', kind: 'Workload' })).length, 1)
         await rejectsWith(store.queryAudit({ limit: 0 }), 'INVALID_INPUT')
       })
-
-      test('entries given to a commit are kept with its writes, in order, and not when it fails', async (store) => {
-        const entry = (name: string) => ({ time: '2025-01-01T00:00:00Z', actor: 'admin', action: 'create', kind: 'Workload', namespace: 'team-a', name, result: '201' })
-        await store.commit([{ op: 'create', object: workload('w1') }], { audit: [entry('w1'), entry('w1-again')] })
-        await rejectsWith(store.commit([{ op: 'create', object: workload('w2') }, { op: 'create', object: workload('w1') }], { audit: [entry('w2')] }), 'ALREADY_EXISTS')
-        const epoch = await store.allocationEpoch()
-        await rejectsWith(store.commit([{ op: 'create', object: workload('w3') }], { allocationEpoch: epoch + 1, audit: [entry('w3')] }), 'CONFLICT')
-        assert.deepEqual((await store.queryAudit()).map((e) => e.name), ['w1', 'w1-again'])
-        assert.equal(await store.get({ kind: 'Workload', namespace: 'team-a', name: 'w2' }), undefined)
-      })
     })
 
     describe('tokens', () => {

@@ -93,11 +93,6 @@ export interface CommitOptions {
    * advances the epoch when it succeeds.
    */
   allocationEpoch?: number
-  /**
-   * Audit entries appended in the same transaction: they are kept if and only if the writes are
-   * (a commit that fails appends none of them).
-   */
-  audit?: AuditEntry[]
 }
 
 /** An audit record: who did what, when, with which result. */

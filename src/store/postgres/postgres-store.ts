@@ -183,11 +183,10 @@ export class PostgresStore implements Store {
 
   async commit(writes: Write[], options: CommitOptions = {}): Promise<StoredObject[]> {
     const epoch = options.allocationEpoch
-    const audit = options.audit ?? []
-    if (writes.length === 0 && epoch === undefined && audit.length === 0) return []
+    if (writes.length === 0 && epoch === undefined) return []
     if (this.closed) throw closedError()
     // distinctKeys checks the writes' keys before queuing, so a malformed write fails alone.
-    return this.group.submit({ writes, keys: distinctKeys(writes), epoch, audit })
+    return this.group.submit({ writes, keys: distinctKeys(writes), epoch })
   }
 
   async allocationEpoch(): Promise<number> {

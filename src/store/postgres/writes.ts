@@ -7,17 +7,15 @@
 // one statement. Round trips per batch: BEGIN, lock, read, write, COMMIT, whatever its size.
 import type pg from 'pg'
 import { GpuplaneError } from '../../common/errors.ts'
-import { auditValues, compactionPoint } from '../backend.ts'
+import { compactionPoint } from '../backend.ts'
 import { encodeObject, keyString, planCommit, type FullKey, type PlannedEvent } from '../objects.ts'
-import type { AuditEntry, StoredObject, Write } from '../types.ts'
+import type { StoredObject, Write } from '../types.ts'
 
 export interface CommitRequest {
   writes: readonly Write[]
   /** The distinct keys of `writes` (checked when the commit was submitted). */
   keys: FullKey[]
   epoch: number | undefined
-  /** Audit entries appended with the writes, if the commit applies. */
-  audit: readonly AuditEntry[]
 }
 
 export type CommitOutcome = { ok: true; objects: StoredObject[] } | { ok: false; error: unknown }
@@ -47,7 +45,6 @@ export async function applyBatch(c: pg.PoolClient, requests: readonly CommitRequ
   const state = await currentObjects(c, requests.flatMap((r) => r.keys))
   const rows = new Map<string, { key: FullKey; object: StoredObject | null }>()
   const events: PlannedEvent[] = []
-  const audit: AuditEntry[] = []
   const outcomes = requests.map((request): CommitOutcome => {
     try {
       if (request.epoch !== undefined && request.epoch !== meta.epoch) {
@@ -62,7 +59,6 @@ export async function applyBatch(c: pg.PoolClient, requests: readonly CommitRequ
         else state.delete(ks)
       }
       events.push(...plan.events)
-      audit.push(...request.audit)
       return { ok: true, objects: plan.results }
     } catch (e) {
       return { ok: false, error: e }
@@ -75,21 +71,7 @@ export async function applyBatch(c: pg.PoolClient, requests: readonly CommitRequ
       await c.query('WITH m AS (UPDATE meta SET compacted_revision = $1 WHERE id = 1) DELETE FROM events WHERE revision <= $1', [compactTo])
     }
   }
-  if (audit.length > 0) await appendAudit(c, audit)
   return outcomes
-}
-
-/** Appends audit entries, in order, in one statement. */
-async function appendAudit(c: pg.PoolClient, entries: readonly AuditEntry[]): Promise<void> {
-  const rows = entries.map(auditValues)
-  await c.query(
-    `INSERT INTO audit (time, actor, action, kind, namespace, name, result, detail)
-       SELECT time, actor, action, kind, namespace, name, result, detail
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-              WITH ORDINALITY AS a(time, actor, action, kind, namespace, name, result, detail, n)
-        ORDER BY n`,
-    [0, 1, 2, 3, 4, 5, 6, 7].map((i) => rows.map((r) => r[i])),
-  )
 }
 
 /** Takes the meta row lock (held until the transaction ends) and reads the counters. */

@@ -167,8 +167,7 @@ export class SqliteStore implements Store {
 
   async commit(writes: Write[], options: CommitOptions = {}): Promise<StoredObject[]> {
     const epoch = options.allocationEpoch
-    const audit = options.audit ?? []
-    if (writes.length === 0 && epoch === undefined && audit.length === 0) return []
+    if (writes.length === 0 && epoch === undefined) return []
     return this.run(() =>
       this.db
         .transaction(() => {
@@ -185,7 +184,6 @@ export class SqliteStore implements Store {
             this.stmt('DELETE FROM events WHERE revision <= ?').run(compactTo)
             this.stmt('UPDATE meta SET compacted_revision = ? WHERE id = 1').run(compactTo)
           }
-          for (const entry of audit) this.insertAudit(entry)
           return plan.results
         })
         .immediate(),
@@ -227,7 +225,9 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    this.run(() => this.insertAudit(entry))
+    this.run(() => {
+      this.stmt('INSERT INTO audit (time, actor, action, kind, namespace, name, result, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(...auditValues(entry))
+    })
   }
 
   async queryAudit(query: AuditQuery = {}): Promise<AuditEntry[]> {
@@ -301,10 +301,6 @@ export class SqliteStore implements Store {
     return row.v ?? 0
   }
 
-  private insertAudit(entry: AuditEntry): void {
-    this.stmt('INSERT INTO audit (time, actor, action, kind, namespace, name, result, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(...auditValues(entry))
-  }
-
   private meta(): MetaRow {
     return this.stmt('SELECT revision, allocation_epoch, compacted_revision FROM meta WHERE id = 1').get() as MetaRow
   }
@@ -330,23 +326,16 @@ export class SqliteStore implements Store {
          SET uid = excluded.uid, resource_version = excluded.resource_version, labels = excluded.labels, json = excluded.json`,
     )
     const remove = this.stmt('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?')
-    // A row and the event of its last write hold the same object: encoded once for both.
-    const texts = new Map<StoredObject, string>()
-    const text = (object: StoredObject) => {
-      let t = texts.get(object)
-      if (t === undefined) texts.set(object, (t = encodeObject(object)))
-      return t
-    }
     for (const { key, object } of plan.rows.values()) {
       if (object) {
         const labels = encodeObject(object.metadata.labels ?? {})
-        upsert.run(key.kind, key.namespace, key.name, object.metadata.uid, Number(object.metadata.resourceVersion), labels, text(object))
+        upsert.run(key.kind, key.namespace, key.name, object.metadata.uid, Number(object.metadata.resourceVersion), labels, encodeObject(object))
       } else {
         remove.run(key.kind, key.namespace, key.name)
       }
     }
     const event = this.stmt('INSERT INTO events (revision, type, kind, namespace, name, json) VALUES (?, ?, ?, ?, ?, ?)')
-    for (const e of plan.events) event.run(e.revision, e.type, e.key.kind, e.key.namespace, e.key.name, text(e.object))
+    for (const e of plan.events) event.run(e.revision, e.type, e.key.kind, e.key.namespace, e.key.name, encodeObject(e.object))
   }
 }
 
