@@ -97,8 +97,10 @@ export class PlacementState {
     const claims = changes.touched.get('ResourceClaim') ?? new Map<string, StoredObject | undefined>()
     for (const [key, before] of claims) {
       const now = this.cache.get('ResourceClaim', key)
+      // Created and deleted between two rounds: nothing to follow.
+      if (now === undefined && before === undefined) continue
       // A claim a workload names is read by shape; a change of its spec invalidates cached answers.
-      if (!claimOwner((now ?? before)!) && canonical(before?.spec ?? null) !== canonical(now?.spec ?? null)) return false
+      if (!claimOwner((now ?? before) as StoredObject) && canonical(before?.spec ?? null) !== canonical(now?.spec ?? null)) return false
       try {
         if (now) view.claims.set(key, withoutAllocation(this.parsed.dra('ResourceClaim', now)))
         else view.claims.delete(key)
