@@ -6,18 +6,28 @@
 // child process (this file with --load): undici with a keep-alive pool, CONCURRENCY requests in
 // flight, each POSTing one Workload. It reports submissions/s and the latency of each request. The
 // server's controller schedules while the submissions arrive; afterwards the main process lists
-// the workloads (with the CLI's client) until all are Scheduled, and notes how long after the
-// first submission that was. The server runs with --log-level warn (no log line per request).
+// the controller's allocation counter on /metrics until it reaches the count (cheap: listing
+// thousands of workloads to count them would itself load the server being measured), checks with
+// one list that every workload is Scheduled, and notes how long after the first submission that
+// was. The server runs with --log-level warn (no log line per request).
+// CPU per submission is the load-independent figure (the machine is shared, so rates vary with
+// what else runs): the server process's CPU time (/proc) from the first submission until every
+// workload is Scheduled — the API's work and the controller's together — divided by the count.
+// 1,000 submissions/s on one core needs under 1 ms of it.
 // The table shows medians over the runs; bench/results/server.json keeps every run.
 //
 //   npm run bench:server -- [--count 5000] [--concurrency 32] [--runs 3] [--backends sqlite,postgres]
-//                           [--postgres postgres://postgres@127.0.0.1:5432/postgres] [--profile DIR]
-// --profile DIR writes a CPU profile of each server process into DIR (open it in Chrome's DevTools).
+//                           [--postgres postgres://postgres@127.0.0.1:5432/postgres] [--profile DIR] [--out FILE] [--baseline DIR]
+// --profile DIR writes a CPU profile of each server process into DIR (open it in Chrome's DevTools);
+// --out FILE writes the results there instead of bench/results/server.json;
+// --baseline DIR runs, before each run, the same run on the server of another checkout of gpuplane
+// (DIR, with its node_modules), so that the two versions meet the same machine load; each scenario
+// then names the baseline's median beside its own.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { freePort } from '../test/free-port.ts'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { Pool, request } from 'undici'
@@ -58,12 +68,18 @@ interface LoadResult {
 
 interface RunResult extends LoadResult {
   backend: Backend
+  /** The server measured: this checkout, or the --baseline one. */
+  side: 'current' | 'baseline'
   rate: number
   /** Seconds from the first submission until every workload was Scheduled (undefined: not within SCHEDULE_TIMEOUT_MS). */
   allScheduledSeconds?: number
   scheduled: number
   /** CPU seconds the server process used from the first submission to the last answer (Linux /proc; undefined elsewhere). */
   serverCpuSeconds?: number
+  /** CPU milliseconds per submission the server used from the first submission until all were Scheduled (API + controller). */
+  serverCpuMsPerSubmission?: number
+  /** The machine's 1-minute load average when the submissions ended. */
+  loadAverage: number
 }
 
 const { values: args } = parseArgs({
@@ -77,6 +93,8 @@ const { values: args } = parseArgs({
     backends: { type: 'string', default: 'sqlite,postgres' },
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     profile: { type: 'string' },
+    out: { type: 'string' },
+    baseline: { type: 'string' },
   },
 })
 
@@ -139,21 +157,22 @@ async function main(): Promise<void> {
   const runs = Number(args.runs)
   const backends = args.backends!.split(',') as Backend[]
   const results: RunResult[] = []
+  const sides: Array<RunResult['side']> = args.baseline !== undefined ? ['baseline', 'current'] : ['current']
   for (const backend of backends) {
-    for (let run = 0; run < runs; run++) {
-      const r = await oneRun(backend, run, count, concurrency)
+    for (let run = 0; run < runs; run++) for (const side of sides) {
+      const r = await oneRun(backend, side, run, count, concurrency)
       results.push(r)
-      console.error(`${backend} run ${run + 1}/${runs}: ${r.rate.toFixed(0)} submissions/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, all scheduled after ${r.allScheduledSeconds?.toFixed(1) ?? `— (${r.scheduled}/${count})`} s; CPU s: server ${r.serverCpuSeconds?.toFixed(1) ?? '?'}, load generator ${r.loadCpuSeconds.toFixed(1)}${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}`)
+      console.error(`${side === 'baseline' ? 'baseline ' : ''}${backend} run ${run + 1}/${runs}: ${r.rate.toFixed(0)} submissions/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, all scheduled after ${r.allScheduledSeconds?.toFixed(1) ?? `— (${r.scheduled}/${count})`} s; server CPU ${r.serverCpuMsPerSubmission?.toFixed(2) ?? '?'} ms/submission; CPU s: server ${r.serverCpuSeconds?.toFixed(1) ?? '?'}, load generator ${r.loadCpuSeconds.toFixed(1)}${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}; load ${r.loadAverage}`)
     }
   }
   report(results, backends, count, concurrency, runs)
 }
 
-async function oneRun(backend: Backend, run: number, count: number, concurrency: number): Promise<RunResult> {
-  const store = await freshStore(backend, run)
+async function oneRun(backend: Backend, side: RunResult['side'], run: number, count: number, concurrency: number): Promise<RunResult> {
+  const store = await freshStore(backend, `${run}_${side}`)
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const server = startServer(store.flags, port)
+  const server = startServer(side === 'baseline' ? args.baseline! : ROOT, store.flags, port)
   try {
     await waitReady(url, server)
     const client = new ApiClient({ server: url, token: ADMIN_TOKEN, serverFrom: 'flag', tokenFrom: 'flag' })
@@ -161,14 +180,17 @@ async function oneRun(backend: Backend, run: number, count: number, concurrency:
     const cpu0 = cpuSeconds(server.pid)
     const load = await runLoadProcess(url, count, concurrency)
     const cpu1 = cpuSeconds(server.pid)
-    const done = await waitScheduled(client, count)
+    const done = await waitScheduled(url, client, count, server.pid!)
     return {
       ...load,
       backend,
+      side,
       rate: load.submitted / load.seconds,
+      loadAverage: round2(loadavg()[0]),
       scheduled: done.count,
       ...(done.at !== undefined ? { allScheduledSeconds: (done.at - load.startedAt) / 1000 } : {}),
-      ...(cpu0 !== undefined && cpu1 !== undefined ? { serverCpuSeconds: cpu1 - cpu0 } : {}),
+      ...(cpu0 !== undefined && cpu1 !== undefined ? { serverCpuSeconds: round2(cpu1 - cpu0) } : {}),
+      ...(cpu0 !== undefined && done.cpu !== undefined && done.at !== undefined ? { serverCpuMsPerSubmission: round2(((done.cpu - cpu0) * 1000) / count) } : {}),
     }
   } finally {
     await stopServer(server)
@@ -177,19 +199,31 @@ async function oneRun(backend: Backend, run: number, count: number, concurrency:
 }
 
 /**
- * Lists the workloads every POLL_MS until all `count` are Scheduled (or SCHEDULE_TIMEOUT_MS passed).
- * Polled after the submissions, not watched during them, so that the measurement adds no load
- * to the server while it is being measured.
+ * Reads the controller's allocation counter on /metrics every POLL_MS until it reaches `count`
+ * (or SCHEDULE_TIMEOUT_MS passed), notes the time and the server's CPU then, and checks with one
+ * list that every workload is Scheduled (the count returned is the list's).
  */
-async function waitScheduled(client: ApiClient, count: number): Promise<{ count: number; at?: number }> {
+async function waitScheduled(url: string, client: ApiClient, count: number, pid: number): Promise<{ count: number; at?: number; cpu?: number }> {
   const deadline = Date.now() + SCHEDULE_TIMEOUT_MS
   for (;;) {
-    const { items } = await client.list(resolveKind('workloads'), { namespace: NAMESPACE })
-    const scheduled = items.filter((w) => (w.status as { phase?: string } | undefined)?.phase === 'Scheduled').length
-    if (scheduled >= count) return { count: scheduled, at: Date.now() }
-    if (Date.now() > deadline) return { count: scheduled }
+    const allocated = await allocationsOf(url, pid)
+    if (allocated.count >= count || Date.now() > deadline) {
+      const { items } = await client.list(resolveKind('workloads'), { namespace: NAMESPACE })
+      const scheduled = items.filter((w) => (w.status as { phase?: string } | undefined)?.phase === 'Scheduled').length
+      return scheduled >= count ? { count: scheduled, at: allocated.at, cpu: allocated.cpu } : { count: scheduled }
+    }
     await sleep(POLL_MS)
   }
+}
+
+/** The bench namespace's gpuplane_allocations_total, with the time and the server's CPU seconds when it was read. */
+async function allocationsOf(url: string, pid: number): Promise<{ count: number; at: number; cpu?: number }> {
+  const res = await request(`${url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  const text = await res.body.text()
+  const at = Date.now()
+  const cpu = cpuSeconds(pid)
+  const line = text.split('\n').find((l) => l.startsWith(`gpuplane_allocations_total{namespace="${NAMESPACE}"}`))
+  return { count: line === undefined ? 0 : Number(line.split(' ').pop()), at, cpu }
 }
 
 /** The Namespace, a Cluster with a GPU per workload, and the DeviceClasses; waits until the server has published the cluster's Nodes. */
@@ -218,7 +252,7 @@ function runLoadProcess(url: string, count: number, concurrency: number): Promis
 
 // ---- the server and its store ----
 
-async function freshStore(backend: Backend, run: number): Promise<{ flags: string[]; drop: () => Promise<void> }> {
+async function freshStore(backend: Backend, run: string): Promise<{ flags: string[]; drop: () => Promise<void> }> {
   if (backend === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'gpuplane-bench-'))
     return { flags: ['--db', join(dir, 'gpuplane.db')], drop: async () => rmSync(dir, { recursive: true, force: true }) }
@@ -241,10 +275,11 @@ async function withPg(url: string, fn: (c: pg.Client) => Promise<unknown>): Prom
   }
 }
 
-function startServer(storeFlags: string[], port: number): ChildProcess & { log: string[] } {
+/** `gpuplane server` of the checkout at `root` (this one, or --baseline). */
+function startServer(root: string, storeFlags: string[], port: number): ChildProcess & { log: string[] } {
   const profile = args.profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []
-  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'gpuplane.js'), 'server', ...storeFlags, '--port', String(port), '--log-level', 'warn'], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...profile, join(root, 'bin', 'gpuplane.js'), 'server', ...storeFlags, '--port', String(port), '--log-level', 'warn'], {
+    cwd: root,
     env: { ...process.env, GPUPLANE_ADMIN_TOKEN: ADMIN_TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],
   }) as ChildProcess & { log: string[] }
@@ -299,27 +334,56 @@ function report(results: RunResult[], backends: Backend[], count: number, concur
   const scenarios: object[] = []
   const rows: string[][] = []
   for (const backend of backends) {
-    const rs = results.filter((r) => r.backend === backend)
-    const rate = median(rs.map((r) => r.rate))
-    const p50 = median(rs.map((r) => r.p50Ms))
-    const p99 = median(rs.map((r) => r.p99Ms))
-    const all = rs.every((r) => r.allScheduledSeconds !== undefined) ? median(rs.map((r) => r.allScheduledSeconds!)) : undefined
     const name = `${backend}: ${count.toLocaleString('en-US')} Workloads, ${concurrency} in flight`
-    scenarios.push(
-      { name, metric: 'submissions/s', value: Math.round(rate), unit: 'submissions/s', target: backend === 'sqlite' ? TARGET_RATE : null, better: 'higher' },
-      { name, metric: 'p50 latency', value: round1(p50), unit: 'ms', target: null, better: 'lower' },
-      { name, metric: 'p99 latency', value: round1(p99), unit: 'ms', target: null, better: 'lower' },
-      { name, metric: 'all scheduled after', value: all === undefined ? null : round1(all), unit: 's', target: null, better: 'lower' },
-    )
-    rows.push([backend, String(count), String(concurrency), rate.toFixed(0), backend === 'sqlite' ? `>= ${TARGET_RATE}` : '-', p50.toFixed(1), p99.toFixed(1), all === undefined ? 'not all' : all.toFixed(1), String(rs.reduce((n, r) => n + r.errors, 0))])
+    const now = medians(results.filter((r) => r.backend === backend && r.side === 'current'))
+    const before = args.baseline !== undefined ? medians(results.filter((r) => r.backend === backend && r.side === 'baseline')) : undefined
+    const metrics: Array<[keyof Medians, string, string, 'higher' | 'lower', number | null, (x: number) => number]> = [
+      ['rate', 'submissions/s', 'submissions/s', 'higher', backend === 'sqlite' ? TARGET_RATE : null, Math.round],
+      ['p50', 'p50 latency', 'ms', 'lower', null, round1],
+      ['p99', 'p99 latency', 'ms', 'lower', null, round1],
+      ['all', 'all scheduled after', 's', 'lower', null, round1],
+      ['cpuMs', 'server CPU per submission', 'ms', 'lower', backend === 'sqlite' ? 1000 / TARGET_RATE : null, round2],
+    ]
+    for (const [key, metric, unit, better, target, round] of metrics) {
+      const value = now[key]
+      const base = before?.[key]
+      scenarios.push({ name, metric, value: value === undefined ? null : round(value), unit, target, better, ...(before ? { baseline: { name: `the server of ${args.baseline}, run alternately with this one`, value: base === undefined ? null : round(base) } } : {}) })
+    }
+    for (const [label, m] of before ? [[`${backend} (baseline)`, before] as const, [backend, now] as const] : [[backend, now] as const]) {
+      const row = [m.rate.toFixed(0), backend === 'sqlite' ? `>= ${TARGET_RATE}` : '-', m.p50.toFixed(1), m.p99.toFixed(1), m.all === undefined ? 'not all' : m.all.toFixed(1), m.cpuMs === undefined ? '?' : m.cpuMs.toFixed(2)]
+      rows.push([label, String(count), String(concurrency), ...row, String(m.errors)])
+    }
   }
-  const out = { machine, node: process.version, date: new Date().toISOString(), settings: { count, concurrency, runs }, scenarios, runs: results }
-  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
-  writeFileSync(join(ROOT, 'bench', 'results', 'server.json'), JSON.stringify(out, null, 2) + '\n')
-  console.log(`\nserver benchmark — ${machine}, Node ${process.version}, medians of ${runs} runs\n`)
-  const header = ['store', 'workloads', 'in flight', 'submissions/s', 'target', 'p50 ms', 'p99 ms', 'all scheduled (s)', 'errors']
+  const load = results.map((r) => r.loadAverage)
+  const notes = `1-minute load average during the runs ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)} on ${cpus().length} cores (the machine is shared: rates vary with it; CPU per submission much less)`
+  const out = { machine, node: process.version, date: new Date().toISOString(), notes, settings: { count, concurrency, runs, ...(args.baseline !== undefined ? { baseline: args.baseline } : {}) }, scenarios, runs: results }
+  const file = args.out ?? join(ROOT, 'bench', 'results', 'server.json')
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, JSON.stringify(out, null, 2) + '\n')
+  console.log(`\nserver benchmark — ${machine}, Node ${process.version}, medians of ${runs} runs; ${notes}\n`)
+  const header = ['store', 'workloads', 'in flight', 'submissions/s', 'target', 'p50 ms', 'p99 ms', 'all scheduled (s)', 'server CPU ms/submission', 'errors']
   process.stdout.write(formatTable(header, rows))
-  console.log('\nwrote bench/results/server.json')
+  console.log(`\nwrote ${file}`)
+}
+
+interface Medians {
+  rate: number
+  p50: number
+  p99: number
+  all?: number
+  cpuMs?: number
+  errors: number
+}
+
+function medians(rs: RunResult[]): Medians {
+  return {
+    rate: median(rs.map((r) => r.rate)),
+    p50: median(rs.map((r) => r.p50Ms)),
+    p99: median(rs.map((r) => r.p99Ms)),
+    ...(rs.every((r) => r.allScheduledSeconds !== undefined) ? { all: median(rs.map((r) => r.allScheduledSeconds!)) } : {}),
+    ...(rs.every((r) => r.serverCpuMsPerSubmission !== undefined) ? { cpuMs: median(rs.map((r) => r.serverCpuMsPerSubmission!)) } : {}),
+    errors: rs.reduce((n, r) => n + r.errors, 0),
+  }
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -334,6 +398,10 @@ function median(xs: number[]): number {
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100
 }
 
 function sleep(ms: number): Promise<void> {

@@ -22,6 +22,16 @@ const CLUSTER_KINDS: WatchedKind[] = ['Node', 'ResourceSlice', 'DeviceClass', 'N
 /** Changes to these kinds may change what Clusters must publish. */
 const PUBLISH_KINDS: WatchedKind[] = ['Cluster', 'Node', 'ResourceSlice', 'DeviceClass']
 
+/** canonical() of parts of the cache's objects, computed once each: the cache never changes an object in place (a change is a new object). */
+const canonicalTexts = new WeakMap<object, string>()
+
+function canonicalOnce(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return canonical(value)
+  let text = canonicalTexts.get(value)
+  if (text === undefined) canonicalTexts.set(value, (text = canonical(value)))
+  return text
+}
+
 /** A placed workload as the controller committed or restored it. */
 export interface Tracked {
   uid: string
@@ -123,7 +133,7 @@ export class PlacementState {
       const held = t.claimKeys.every((k) => this.allocationOf(k) === this.accounted.get(k))
       if (held && now && now.metadata.uid === t.uid && scheduledNode(now) === t.node) {
         // A new spec may name other claims or ask for more: restored afresh, or released if it no longer fits.
-        if (canonical(now.spec) !== t.spec) return false
+        if (canonicalOnce(now.spec) !== t.spec) return false
         t.resourceVersion = now.metadata.resourceVersion
         return true
       }
@@ -156,7 +166,7 @@ export class PlacementState {
   /** Canonical status.allocation of a claim in the cache. */
   allocationOf(claimKey: string): string | undefined {
     const a = (this.cache.get('ResourceClaim', claimKey)?.status as { allocation?: unknown } | undefined)?.allocation
-    return a === undefined ? undefined : canonical(a)
+    return a === undefined ? undefined : canonicalOnce(a)
   }
 
   /** Records a placement the view holds (restored, followed, or committed by this controller). */

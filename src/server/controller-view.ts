@@ -121,11 +121,17 @@ export function claimKeysOf(w: Workload): string[] {
   return (w.spec.resourceClaims ?? []).map((c) => `${ns}/${c.resourceClaimName ?? `${w.metadata.name}-${c.name}`}`)
 }
 
-/** The Workloads of the store that decode, in submission order (creation time, then key); the others with their problem. */
-export function workloadEntries(cache: ObjectCache, parsed: ParsedObjects): { entries: WorkloadEntry[]; invalid: WorkloadProblem[] } {
+/**
+ * The Workloads of the store that decode, in submission order (creation time, then key); the
+ * others with their problem. With `unscheduledOnly`, those whose status says Scheduled are left
+ * out of both (the queue's case: it skips them anyway, and sorting thousands of placed workloads
+ * at every pass cost more than deciding the new ones).
+ */
+export function workloadEntries(cache: ObjectCache, parsed: ParsedObjects, options: { unscheduledOnly?: boolean } = {}): { entries: WorkloadEntry[]; invalid: WorkloadProblem[] } {
   const entries: WorkloadEntry[] = []
   const invalid: WorkloadProblem[] = []
   for (const [key, stored] of cache.all('Workload')) {
+    if (options.unscheduledOnly && scheduledNode(stored) !== undefined) continue
     try {
       const workload = parsed.workload(stored)
       const node = scheduledNode(stored)
@@ -241,11 +247,46 @@ function nodesOf(cache: ObjectCache, slices: readonly ResourceSlice[]): SchedNod
   return [...nodes, ...bare.map((name) => ({ name, labels: {}, taints: [] }))]
 }
 
-/** JSON with object keys sorted: equal for equal content, whatever order a store keeps keys in. */
+/**
+ * JSON with object keys sorted: equal for equal content, whatever order a store keeps keys in.
+ * The text is JSON.stringify's (undefined fields dropped, toJSON used, non-finite numbers null),
+ * with bigints as numbers when exact, else as strings. Written out by hand: the controller
+ * compares specs and allocations on every change it follows, and a replacer that rebuilds every
+ * object with sorted keys cost twice as much.
+ */
 export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
-  })
+  return canonicalText(value) ?? 'undefined'
+}
+
+function canonicalText(v: unknown): string | undefined {
+  if (v === null) return 'null'
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v)
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null'
+    case 'boolean':
+      return v ? 'true' : 'false'
+    case 'bigint':
+      return Number.isSafeInteger(Number(v)) ? String(Number(v)) : JSON.stringify(v.toString())
+    case 'object':
+      break
+    default:
+      return undefined
+  }
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return canonicalText((v as { toJSON(): unknown }).toJSON())
+  if (Array.isArray(v)) {
+    let out = '['
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + (canonicalText(v[i]) ?? 'null')
+    return out + ']'
+  }
+  let out = '{'
+  let first = true
+  for (const k of Object.keys(v as object).sort()) {
+    const text = canonicalText((v as Record<string, unknown>)[k])
+    if (text === undefined) continue
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + text
+    first = false
+  }
+  return out + '}'
 }

@@ -6,14 +6,16 @@
 //
 // Each round: publish what Cluster objects describe (controller-publish.ts); release what deleted
 // or broken workloads held (controller-writes.ts garbageWrites); then schedule. Pending workloads
-// (priority first, then fair share, then submission order) go through Scheduler.scheduleAll; each
-// placement (a whole gang at once) is one commit with `allocationEpoch`: the claims made for it
+// (priority first, then fair share, then submission order) go through Scheduler.scheduleAll; the
+// placements (a whole gang at once) are committed with `allocationEpoch`: the claims made for each
 // created with status.allocation, the claims it names given status.allocation, its status
 // `{phase: Scheduled, nodeName}`, and its preempted victims set back to Pending with their claims
-// released. CONFLICT (another replica allocated since the epoch) and any other sign of a stale view
-// (a conditional write that failed) rebuild the view and retry, a bounded number of times with a
-// growing, jittered pause. Workloads that do not fit get `{phase: Pending, reason}`, written only
-// when the reason changes.
+// released. Placements without preemption go together, up to WRITES_PER_PLACEMENT_COMMIT writes
+// per commit (all or none: a commit's fixed cost was most of a one-workload placement's); one
+// that preempts is a commit of its own. CONFLICT (another replica allocated since the epoch) and
+// any other sign of a stale view (a conditional write that failed) rebuild the view and retry, a
+// bounded number of times with a growing, jittered pause. Workloads that do not fit get
+// `{phase: Pending, reason}`, written only when the reason changes.
 //
 // Deleting a Workload frees its devices without finalizers: the controller sees it gone and
 // deletes the claims made for it (and clears the allocation of claims it named) in its next round.
@@ -29,7 +31,8 @@ import { controllerMetrics, type ControllerMetrics } from './controller-metrics.
 import { publishPlans } from './controller-publish.ts'
 import { PlacementState } from './controller-state.ts'
 import { scheduledNode, workloadEntries, type WorkloadEntry } from './controller-view.ts'
-import { claimRelease, garbageWrites, pendingWith, pendingWrite, placementWrites, releaseWrites, type Placed } from './controller-writes.ts'
+import { batches, dedupe, stale, units, type PlacementUnit } from './controller-batches.ts'
+import { claimRelease, garbageWrites, pendingWith, pendingWrite, placementWrites, releaseWrites } from './controller-writes.ts'
 
 /** pino's shape, which the server passes; anything with these four methods does. */
 export interface ControllerLogger {
@@ -71,11 +74,9 @@ const MAX_BACKOFF_MS = 5_000
 /** Without changes, the queue is still looked at this often (disruption-budget windows pass). */
 const IDLE_PASS_MS = 10_000
 /** Placements committed between two yields to the event loop (the API shares the process). */
-const COMMITS_PER_YIELD = 16
+const COMMITS_PER_YIELD = 1
 /** Pending reasons written per commit. */
 const REASONS_PER_COMMIT = 100
-/** Failed conditional writes that mean "what the decision was made from has changed": re-read and decide again. */
-const STALE_CODES = new Set(['CONFLICT', 'NOT_FOUND', 'ALREADY_EXISTS'])
 
 const SILENT: ControllerLogger = { debug() {}, info() {}, warn() {}, error() {} }
 
@@ -269,15 +270,16 @@ export class Controller {
     const byKey = new Map(queue.map((e) => [e.key, e]))
     let scheduled = 0
     let commits = 0
-    for (const unit of units(decisions, byKey)) {
-      if (!(await this.commitPlacement(unit))) {
+    for (const batch of batches(units(decisions, byKey))) {
+      if (!(await this.commitPlacements(batch))) {
+        const workloads = batch.flat().map((u) => u.entry.key)
         this.metrics.conflicts.inc()
-        this.metrics.attempts.inc({ result: 'conflict' }, unit.length)
-        this.log.debug({ workloads: unit.map((u) => u.entry.key) }, 'placement commit lost to another writer; re-reading')
+        this.metrics.attempts.inc({ result: 'conflict' }, workloads.length)
+        this.log.debug({ workloads }, 'placement commit lost to another writer; re-reading')
         this.undo(decisions)
         return { outcome: 'conflict', scheduled }
       }
-      scheduled += unit.length
+      scheduled += batch.reduce((n, unit) => n + unit.length, 0)
       if (++commits % COMMITS_PER_YIELD === 0) await new Promise((resolve) => setImmediate(resolve))
     }
     const unschedulable = [...decisions, ...withdrawn].flatMap((d) => (d.ok ? [] : [{ stored: byKey.get(d.workload)!.stored, reason: d.reason }]))
@@ -352,7 +354,7 @@ export class Controller {
    * those naming a claim another workload holds or names first.
    */
   private queue(): { queue: WorkloadEntry[]; problems: Array<{ stored: StoredObject; reason: string }> } {
-    const { entries, invalid } = workloadEntries(this.state.cache, this.state.parsed)
+    const { entries, invalid } = workloadEntries(this.state.cache, this.state.parsed, { unscheduledOnly: true })
     const holder = new Map<string, string>()
     for (const [key, t] of this.state.tracked) for (const k of t.claimKeys) holder.set(k, key)
     const queue: WorkloadEntry[] = []
@@ -396,9 +398,13 @@ export class Controller {
     }
   }
 
-  /** Commits one placement unit (a workload, or a gang) with its victims; false when it lost (stale view). */
-  private async commitPlacement(unit: PlacementUnit[]): Promise<boolean> {
+  /**
+   * Commits placement units (workloads, or gangs) with their victims in one commit, all or none;
+   * false when it lost (stale view).
+   */
+  private async commitPlacements(batch: PlacementUnit[][]): Promise<boolean> {
     const writes: Write[] = []
+    const unit = batch.flat()
     const planned = unit.map(({ entry, decision }) => {
       const p = placementWrites(this.state.cache, entry.stored, entry.workload, entry.claimKeys, decision)
       const offset = writes.length
@@ -449,48 +455,4 @@ export class Controller {
       }
     }
   }
-}
-
-interface PlacementUnit {
-  entry: WorkloadEntry
-  decision: Placed
-}
-
-/** The placements of a pass, one unit per workload, or per gang (committed all together), in decision order. */
-function units(decisions: readonly Decision[], byKey: ReadonlyMap<string, WorkloadEntry>): PlacementUnit[][] {
-  const out: PlacementUnit[][] = []
-  const gangs = new Map<string, PlacementUnit[]>()
-  for (const d of decisions) {
-    if (!d.ok) continue
-    const entry = byKey.get(d.workload)!
-    const gang = entry.workload.spec.gang
-    if (!gang) {
-      out.push([{ entry, decision: d }])
-      continue
-    }
-    const id = `${entry.workload.metadata.namespace ?? 'default'}/${gang.group}`
-    let unit = gangs.get(id)
-    if (!unit) {
-      gangs.set(id, (unit = []))
-      out.push(unit)
-    }
-    unit.push({ entry, decision: d })
-  }
-  return out
-}
-
-/** One write per object (the first): two conditional writes to one object cannot both succeed. */
-function dedupe(writes: readonly Write[]): Write[] {
-  const seen = new Set<string>()
-  return writes.filter((w) => {
-    const { kind, namespace, name } = w.op === 'create' || w.op === 'update' ? { kind: w.object.kind, ...w.object.metadata } : w.key
-    const k = `${kind}/${namespace ?? ''}/${name}`
-    if (seen.has(k)) return false
-    seen.add(k)
-    return true
-  })
-}
-
-function stale(e: unknown): boolean {
-  return e instanceof GpuplaneError && STALE_CODES.has(e.code)
 }

@@ -85,18 +85,26 @@ export class WatchHub {
 
 /** The store with every write followed by hub.wake(), so this process's watches see it at once. */
 export function notifyingStore(store: Store, hub: WatchHub): Store {
+  // One wrapper per method, made at its first use (every API request and controller step goes through here).
+  const wrappers = new Map<PropertyKey, { value: unknown; wrapper: unknown }>()
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown
       if (typeof value !== 'function') return value
-      if (!WRITE_METHODS.has(String(prop))) return value.bind(target)
-      return async (...args: unknown[]) => {
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
-        } finally {
-          hub.wake()
-        }
-      }
+      const known = wrappers.get(prop)
+      if (known?.value === value) return known.wrapper
+      const method = value as (...a: unknown[]) => Promise<unknown>
+      const wrapper = !WRITE_METHODS.has(String(prop))
+        ? method.bind(target)
+        : async (...args: unknown[]) => {
+            try {
+              return await method.apply(target, args)
+            } finally {
+              hub.wake()
+            }
+          }
+      wrappers.set(prop, { value, wrapper })
+      return wrapper
     },
   })
 }

@@ -155,10 +155,9 @@ function applyWrite(write: Write, key: FullKey, before: StoredObject | undefined
     case 'update':
       return { type: 'MODIFIED', object: updated(write.object, key, before, revision) }
     case 'updateStatus': {
-      const object = reencode({ ...before, status: write.status })
-      object.metadata.resourceVersion = String(revision)
-      if (write.status === undefined) delete object.status
-      return { type: 'MODIFIED', object }
+      const draft: Record<string, unknown> = { ...before, metadata: { ...before.metadata, resourceVersion: String(revision) }, status: write.status }
+      if (write.status === undefined) delete draft.status
+      return { type: 'MODIFIED', object: encodedCopy(draft as StoredObject) }
     }
     case 'delete':
       return { type: 'DELETED', object: { ...before, metadata: { ...before.metadata, resourceVersion: String(revision) } } }
@@ -179,9 +178,25 @@ function reencode<T>(value: T): T {
   return JSON.parse(encodeObject(value)) as T
 }
 
+/** The JSON text each object planCommit made was copied from (a backend stores that text: one encoding less per write). */
+const plannedJson = new WeakMap<object, string>()
+
+/** reencode, remembering the text for storedJson. */
+function encodedCopy(value: StoredObject): StoredObject {
+  const text = encodeObject(value)
+  const copy = JSON.parse(text) as StoredObject
+  plannedJson.set(copy, text)
+  return copy
+}
+
+/** The JSON text to store for an object of a PlannedCommit (the text it was made from when there is one; plans are never changed after). */
+export function storedJson(object: StoredObject): string {
+  return plannedJson.get(object) ?? encodeObject(object)
+}
+
 function created(input: NewObject, key: FullKey, revision: number, context: PlanContext): StoredObject {
-  const object = reencode(input)
-  const { name: _n, namespace: _ns, uid: _u, resourceVersion: _rv, generation: _g, creationTimestamp: _c, ...rest } = object.metadata
+  // Assembled from the input, then copied once through JSON (the copy's text is what is stored).
+  const { name: _n, namespace: _ns, uid: _u, resourceVersion: _rv, generation: _g, creationTimestamp: _c, ...rest } = input.metadata
   const metadata: StoredMeta = {
     ...identity(key),
     uid: (context.newUid ?? randomUUID)(),
@@ -190,7 +205,7 @@ function created(input: NewObject, key: FullKey, revision: number, context: Plan
     creationTimestamp: formatTimestamp(context.now),
     ...rest,
   }
-  return ordered(object, metadata, object.status)
+  return encodedCopy(ordered(input, metadata, input.status))
 }
 
 /** update: new spec and metadata (labels, annotations, ...); uid and creationTimestamp kept; status kept unless given. */

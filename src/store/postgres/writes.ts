@@ -8,7 +8,7 @@
 import type pg from 'pg'
 import { GpuplaneError } from '../../common/errors.ts'
 import { compactionPoint } from '../backend.ts'
-import { encodeObject, keyString, planCommit, type FullKey, type PlannedEvent } from '../objects.ts'
+import { encodeObject, keyString, planCommit, storedJson, type FullKey, type PlannedEvent } from '../objects.ts'
 import type { StoredObject, Write } from '../types.ts'
 
 export interface CommitRequest {
@@ -121,12 +121,12 @@ async function persist(c: pg.PoolClient, rows: { key: FullKey; object: StoredObj
       ...columns(upserts.map((r) => r.key)),
       upserts.map((r) => r.object!.metadata.uid),
       upserts.map((r) => r.object!.metadata.resourceVersion),
-      upserts.map((r) => encodeObject(r.object)),
+      upserts.map((r) => storedJson(r.object!)),
       ...columns(deletes),
       events.map((e) => e.revision),
       events.map((e) => e.type),
       ...columns(events.map((e) => e.key)),
-      events.map((e) => encodeObject(e.object)),
+      events.map((e) => storedJson(e.object)),
       meta.revision,
       meta.epoch,
       upserts.map((r) => encodeObject(r.object!.metadata.labels ?? {})),
