@@ -114,7 +114,7 @@ spec:
 before(async () => {
   const port = await freePort()
   url = `http://127.0.0.1:${port}`
-  server = spawn(process.execPath, [BIN, 'server', '--db', join(DIR, 'gpuplane.db'), '--port', String(port), '--log-level', 'warn'], { cwd: ROOT, env: { ...process.env, GPUPLANE_ADMIN_TOKEN: ADMIN }, stdio: ['ignore', 'pipe', 'pipe'] })
+  server = spawn(process.execPath, [BIN, 'server', '--db', join(DIR, 'gpuplane.db'), '--port', String(port), '--gateway-port', '0', '--log-level', 'warn'], { cwd: ROOT, env: { ...process.env, GPUPLANE_ADMIN_TOKEN: ADMIN }, stdio: ['ignore', 'pipe', 'pipe'] })
   server.stdout!.on('data', (d: Buffer) => void (serverLog += d.toString()))
   server.stderr!.on('data', (d: Buffer) => void (serverLog += d.toString()))
   const deadline = Date.now() + 60_000

@@ -58,6 +58,27 @@ const COLUMNS: Record<string, Column[]> = {
     { header: 'ISOLATION', value: (o) => str(spec(o).isolation) || 'shared' },
     AGE,
   ],
+  // Governance: what a model costs and who may call it; an agent's keys (how many, never which) and kill switch; a policy's caps.
+  Model: [
+    { header: 'MODEL', value: (o) => str(((spec(o).upstream ?? {}) as Loose).model) },
+    { header: 'UPSTREAM', value: (o) => str(((spec(o).upstream ?? {}) as Loose).baseURL) },
+    { header: 'NAMESPACES', value: (o) => arr(spec(o).namespaces).join(',') || '<none>' },
+    { header: 'PRICE', value: (o) => modelPrice(o) },
+    AGE,
+    { header: 'MAX-TOKENS', value: (o) => str(spec(o).maxTokens), wide: true },
+  ],
+  Agent: [
+    { header: 'KEYS', value: (o) => String(arr(spec(o).keyHashes).length) },
+    { header: 'MODELS', value: (o) => arr(spec(o).models).join(',') || '<none>' },
+    { header: 'DISABLED', value: (o) => String(spec(o).disabled === true) },
+    AGE,
+  ],
+  TokenPolicy: [
+    { header: 'SELECTOR', value: (o) => policySelector(o) },
+    { header: 'LIMITS', value: (o) => arr(spec(o).limits).map((l) => policyLimit(l as Loose)).join(',') },
+    { header: 'MODE', value: (o) => str(spec(o).mode) || 'hard-reject' },
+    AGE,
+  ],
   Cluster: [{ header: 'HOSTS', value: (o) => String(arr(spec(o).hosts).reduce((n: number, h) => n + Number((h as Loose).replicas ?? 1), 0)) }, { header: 'VMS', value: (o) => String(arr(spec(o).virtualMachines).length) }, AGE],
 }
 
@@ -132,6 +153,28 @@ function workloadDevices(o: StoredObject, ctx: RowContext): string {
     }
   }
   return String(total)
+}
+
+/** `$in/$out` per million tokens, e.g. `$0.1/$0.2`. */
+function modelPrice(o: StoredObject): string {
+  const pricing = (spec(o).pricing ?? {}) as Loose
+  return `$${str(pricing.inputPerMTok)}/$${str(pricing.outputPerMTok)}`
+}
+
+/** `agent=x,model=y`, or `<namespace>` for a policy that covers the whole namespace. */
+function policySelector(o: StoredObject): string {
+  const selector = (spec(o).selector ?? {}) as Loose
+  const parts = ['agent', 'model'].filter((k) => selector[k] !== undefined).map((k) => `${k}=${str(selector[k])}`)
+  return parts.join(',') || '<namespace>'
+}
+
+/** One limit as `200000tok/day`, `600req/minute`, `$5/day` (several classes joined by +). */
+function policyLimit(l: Loose): string {
+  const parts: string[] = []
+  if (l.tokens !== undefined) parts.push(`${str(l.tokens)}tok`)
+  if (l.requests !== undefined) parts.push(`${str(l.requests)}req`)
+  if (l.cost !== undefined) parts.push(`$${str(l.cost)}`)
+  return `${parts.join('+')}/${str(l.window)}`
 }
 
 function resultsOf(allocation: Loose): Loose[] {

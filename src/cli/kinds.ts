@@ -13,6 +13,9 @@ const SHORT_NAMES: Record<string, string[]> = {
   ResourceClaimTemplate: ['claimtemplates', 'claimtemplate', 'rct'],
   Namespace: ['ns'],
   Workload: ['wl'],
+  Model: ['mo'],
+  Agent: ['ag'],
+  TokenPolicy: ['tp', 'policies', 'policy'],
 }
 
 /** The kinds the server serves (src/server/kinds.ts); a kind added there is known here too. */

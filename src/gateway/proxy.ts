@@ -1,6 +1,6 @@
 // Forwards an admitted request to its Model's upstream and settles its reservation: buffered or streamed pass-through, upstream errors, client disconnects.
 //
-// Settlement, exactly once per admitted request (reconcile.ts): the counters end at
+// Settlement, exactly once per admitted request (call.settlement: settlement.ts reconciles the counters and writes the ledger entry with the outcome): the counters end at
 //   - the upstream's reported usage when it reported one;
 //   - a stream without usage (cut short, or an upstream that ignores include_usage): the prompt
 //     bound plus the bytes of the streamed text (usageFromText), never an undercount;
@@ -8,20 +8,18 @@
 //   - a connection refused: nothing at all (the upstream never saw it);
 //   - anything else where the gateway saw no output (a buffered response cut off, a reset
 //     connection): the whole reservation, since the upstream may have generated up to max_tokens.
-import { once } from 'node:events'
 import type { FastifyBaseLogger, FastifyReply } from 'fastify'
-import { request, type Dispatcher } from 'undici'
+import { getGlobalDispatcher, type Dispatcher } from 'undici'
 import type { Model } from '../api/model-v1alpha1.ts'
 import { GpuplaneError } from '../common/errors.ts'
-import type { Reservation } from '../governance/admission.ts'
-import type { Counters } from '../governance/counters.ts'
-import { reconcile, reservedUsage, usageFromText, type Usage } from '../governance/reconcile.ts'
+import { reservedUsage, usageFromText, type Usage } from '../governance/reconcile.ts'
 import type { Endpoint } from '../governance/requests.ts'
+import type { LedgerOutcome } from '../store/types.ts'
+import type { Settlement } from './settlement.ts'
 import { readUsage, SseRelay } from './sse.ts'
 
 /** What the proxy needs besides the request. */
 export interface ProxyContext {
-  counters: Counters
   now: () => number
   /** undici dispatcher for upstream calls (the global one when absent). */
   dispatcher?: Dispatcher
@@ -34,19 +32,24 @@ export interface ProxyContext {
 export interface AdmittedCall {
   endpoint: Endpoint
   model: Model
-  /** The body to send upstream (max_tokens already set; model and stream options are set here). */
+  /** The body to send upstream, a copy of the client's (max_tokens already set; model and stream options are set here, in place). */
   body: Record<string, unknown>
-  reservation: Reservation
-  /** `x-ratelimit-*` headers of the admission. */
+  /** `x-ratelimit-*` headers of the admission (the response's content type is added to them). */
   headers: Record<string, string>
+  /** Settles the reservation and records the request's outcome (settlement.ts), once, with the status the client got (499: it left first). */
+  settlement: Settlement
 }
+
+/** The status recorded for a request whose client disconnected first (nginx's convention). */
+export const CLIENT_CLOSED_STATUS = 499
 
 const UPSTREAM_PATHS: Record<Endpoint, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' }
 
-/** Forwards the call and answers the client through `reply`; settles the reservation before it resolves. */
+/** Forwards the call and answers the client through `reply`; settles the reservation (after answering) before it resolves. */
 export async function forward(ctx: ProxyContext, call: AdmittedCall, reply: FastifyReply): Promise<void> {
-  const settle = settler(ctx, call.reservation)
-  const { body, showUsage } = upstreamBody(call)
+  const { settlement } = call
+  const reservation = settlement.reservation
+  const showUsage = prepareBody(call)
   const abort = new AbortController()
   // 'close' also fires after a complete response; only an unfinished one means the client left.
   reply.raw.on('close', () => {
@@ -54,87 +57,123 @@ export async function forward(ctx: ProxyContext, call: AdmittedCall, reply: Fast
   })
   let res: Dispatcher.ResponseData
   try {
-    res = await request(upstreamURL(call.model, call.endpoint), { method: 'POST', headers: upstreamHeaders(ctx, call.model), body: JSON.stringify(body), signal: abort.signal, dispatcher: ctx.dispatcher })
+    const target = upstreamTarget(call.model, call.endpoint)
+    // The dispatcher's own request(): what undici's request(url) calls, without parsing the URL again each time.
+    res = await (ctx.dispatcher ?? getGlobalDispatcher()).request({ origin: target.origin, path: target.path, method: 'POST', headers: upstreamHeaders(ctx, call.model), body: JSON.stringify(call.body), signal: abort.signal })
   } catch (e) {
     const refused = (e as { code?: string }).code === 'ECONNREFUSED'
-    await settle(refused ? { promptTokens: 0, completionTokens: 0, requests: 0 } : abort.signal.aborted && body.stream === true ? usageFromText(call.reservation, 0) : reservedUsage(call.reservation))
+    const left = abort.signal.aborted
+    if (refused) await settlement.settle({ promptTokens: 0, completionTokens: 0, requests: 0 }, 'released', 503)
+    else await settlement.settle(left && call.body.stream === true ? usageFromText(reservation, 0) : reservedUsage(reservation), left ? 'released' : 'failed', left ? CLIENT_CLOSED_STATUS : 503)
     if (abort.signal.aborted) return void reply.hijack()
     throw new GpuplaneError('UNAVAILABLE', `upstream ${call.model.spec.upstream.baseURL} of model ${call.model.metadata.name as string} is unreachable (${(e as Error).message}); try again later`, {}, { cause: e })
   }
   const contentType = headerValue(res.headers['content-type'])
-  if (res.statusCode < 400 && contentType?.startsWith('text/event-stream')) return relayStream(res, call, reply, abort.signal, showUsage, settle)
+  if (res.statusCode < 400 && contentType?.startsWith('text/event-stream')) return relayStream(res, call, reply, abort.signal, showUsage)
   let text: Buffer
   try {
     text = Buffer.from(await res.body.arrayBuffer())
   } catch (e) {
-    await settle(reservedUsage(call.reservation))
+    await settlement.settle(reservedUsage(reservation), abort.signal.aborted ? 'released' : 'failed', abort.signal.aborted ? CLIENT_CLOSED_STATUS : 503)
     if (abort.signal.aborted) return void reply.hijack()
     throw new GpuplaneError('UNAVAILABLE', `upstream of model ${call.model.metadata.name as string} broke off its response (${(e as Error).message}); try again later`, {}, { cause: e })
   }
-  await settle(res.statusCode >= 400 ? { promptTokens: 0, completionTokens: 0 } : (usageOfBody(text) ?? reservedUsage(call.reservation)))
-  void reply
-    .code(res.statusCode)
-    .headers({ ...call.headers, 'content-type': contentType ?? 'application/json' })
-    .send(text)
+  // Answer first, then settle (as streams do): the reconcile round trip of shared counters is not
+  // the client's to wait for. The settlement starts in this same turn (an in-process counter is
+  // adjusted before anything else runs) and the handler resolves only once it is done.
+  call.headers['content-type'] = contentType ?? 'application/json'
+  void reply.code(res.statusCode).headers(call.headers).send(text)
+  if (res.statusCode >= 400) await settlement.settle(UPSTREAM_ERROR_USAGE, 'failed', res.statusCode)
+  else await settlement.settle(usageOfBody(text) ?? reservedUsage(reservation), 'completed', res.statusCode)
 }
 
-/** The upstream model name, and for streams include_usage forced on; `showUsage` says whether the client asked for it. */
-function upstreamBody(call: AdmittedCall): { body: Record<string, unknown>; showUsage: boolean } {
-  const body: Record<string, unknown> = { ...call.body, model: call.model.spec.upstream.model }
-  if (body.stream !== true) return { body, showUsage: false }
+/** Usage of a request the upstream answered with an error status: no tokens, one request (it saw it). */
+const UPSTREAM_ERROR_USAGE: Usage = { promptTokens: 0, completionTokens: 0 }
+
+/** Sets the upstream model name, and for streams include_usage; returns whether the client asked for the usage chunk. */
+function prepareBody(call: AdmittedCall): boolean {
+  const body = call.body
+  body.model = call.model.spec.upstream.model
+  if (body.stream !== true) return false
   const asked = typeof body.stream_options === 'object' && body.stream_options !== null ? (body.stream_options as Record<string, unknown>) : {}
   body.stream_options = { ...asked, include_usage: true }
-  return { body, showUsage: asked.include_usage === true }
+  return asked.include_usage === true
 }
 
-function upstreamURL(model: Model, endpoint: Endpoint): string {
-  return model.spec.upstream.baseURL.replace(/\/+$/, '') + UPSTREAM_PATHS[endpoint]
+interface UpstreamTarget {
+  origin: string
+  path: string
 }
 
-function upstreamHeaders(ctx: ProxyContext, model: Model): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' }
+/** Where each Model's endpoints are, worked out once per Model object (a registry rebuild brings new ones). */
+const targets = new WeakMap<Model, Partial<Record<Endpoint, UpstreamTarget>>>()
+
+function upstreamTarget(model: Model, endpoint: Endpoint): UpstreamTarget {
+  let byEndpoint = targets.get(model)
+  if (byEndpoint === undefined) targets.set(model, (byEndpoint = {}))
+  let target = byEndpoint[endpoint]
+  if (target === undefined) {
+    const url = new URL(model.spec.upstream.baseURL.replace(/\/+$/, '') + UPSTREAM_PATHS[endpoint])
+    target = byEndpoint[endpoint] = { origin: url.origin, path: url.pathname + url.search }
+  }
+  return target
+}
+
+/** The upstream request headers of each Model, with the API key they were made with (rebuilt when the variable changes). */
+const headersByModel = new WeakMap<Model, { key: string | undefined; headers: Readonly<Record<string, string>> }>()
+
+function upstreamHeaders(ctx: ProxyContext, model: Model): Readonly<Record<string, string>> {
   const envName = model.spec.upstream.apiKeyEnv
-  const key = envName === undefined ? undefined : ctx.env[envName]
-  if (key !== undefined && key !== '') headers.authorization = `Bearer ${key}`
+  const value = envName === undefined ? undefined : ctx.env[envName]
+  const key = value === '' ? undefined : value
+  const cached = headersByModel.get(model)
+  if (cached !== undefined && cached.key === key) return cached.headers
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (key !== undefined) headers.authorization = `Bearer ${key}`
+  headersByModel.set(model, { key, headers })
   return headers
 }
 
 /** Passes an SSE response through event by event, writing each as soon as it is complete. */
-async function relayStream(res: Dispatcher.ResponseData, call: AdmittedCall, reply: FastifyReply, signal: AbortSignal, showUsage: boolean, settle: (u: Usage) => Promise<void>): Promise<void> {
+async function relayStream(res: Dispatcher.ResponseData, call: AdmittedCall, reply: FastifyReply, signal: AbortSignal, showUsage: boolean): Promise<void> {
   const relay = new SseRelay(showUsage)
   reply.hijack()
   const raw = reply.raw
+  let outcome: LedgerOutcome = 'completed'
+  // The headers leave with the first event (one write, not two): the upstream answered, so its
+  // first event follows at once.
   raw.writeHead(res.statusCode, { ...call.headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
-  raw.flushHeaders()
   try {
-    for await (const chunk of res.body) {
-      const out = relay.push(chunk as Buffer)
-      if (out !== '' && !raw.write(out)) await once(raw, 'drain', { signal })
-    }
+    await pipeEvents(res.body, relay, raw)
     raw.end(relay.end())
   } catch {
     // The client left (the upstream call was aborted) or the upstream broke off: end what was sent.
+    outcome = signal.aborted ? 'released' : 'failed'
     if (!raw.writableEnded) raw.end()
   } finally {
-    await settle(relay.usage ?? usageFromText(call.reservation, relay.completionBytes))
+    await call.settlement.settle(relay.usage ?? usageFromText(call.settlement.reservation, relay.completionBytes), outcome, outcome === 'released' ? CLIENT_CLOSED_STATUS : res.statusCode)
   }
 }
 
-/** A settle function that reconciles the reservation once and logs what should be looked at. */
-function settler(ctx: ProxyContext, reservation: Reservation): (usage: Usage) => Promise<void> {
-  let done = false
-  return async (usage) => {
-    if (done) return
-    done = true
-    const result = reconcile(reservation, usage, ctx.now())
-    if (result.boundExceeded) ctx.log.warn({ usage, promptBound: reservation.promptBound, maxTokens: reservation.maxTokens }, 'upstream reported more tokens than the reservation bound: check the Model templateOverhead')
-    if (result.adjustments.length === 0) return
-    try {
-      await ctx.counters.adjust(result.adjustments)
-    } catch (e) {
-      ctx.log.error({ err: e, adjustments: result.adjustments }, 'could not reconcile counters after a request; they keep the reservation until their window ends')
-    }
-  }
+/**
+ * Writes what the relay makes of each upstream chunk; resolves at the end of the upstream body,
+ * rejects when it fails (an aborted call included). Plain 'data' events with pause and resume for
+ * backpressure: an async iterator over the body costs some tens of µs more per stream.
+ */
+function pipeEvents(body: Dispatcher.ResponseData['body'], relay: SseRelay, raw: FastifyReply['raw']): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    body.on('data', (chunk: Buffer) => {
+      const out = relay.push(chunk)
+      if (out !== '' && !raw.write(out)) {
+        body.pause()
+        raw.once('drain', () => body.resume())
+      }
+    })
+    body.once('end', resolve)
+    body.once('error', reject)
+    // Destroyed without an error or an end (it should not be): the stream is over all the same.
+    body.once('close', () => reject(new Error('the upstream stream closed before its end')))
+  })
 }
 
 function usageOfBody(text: Buffer): Usage | undefined {

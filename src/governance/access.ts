@@ -8,7 +8,7 @@
 //
 // A key hash listed by two agents would let one key act as either (possibly across namespaces):
 // buildRegistry drops that hash from both agents and reports it in `problems`.
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import { KEY_HASH_PREFIX, type Agent } from '../api/agent-v1alpha1.ts'
 import type { Model } from '../api/model-v1alpha1.ts'
 import type { TokenPolicy } from '../api/tokenpolicy-v1alpha1.ts'
@@ -33,9 +33,14 @@ export interface GovernanceRegistry {
   problems: string[]
 }
 
-/** `sha256:` and the lowercase hex SHA-256 of a key, as Agents list it. */
+/**
+ * `sha256:` and the lowercase hex SHA-256 of a key, as Agents list it. crypto.hash (one call, no
+ * Hash object) takes about 1 µs, a third of createHash's: the key is hashed on every request
+ * rather than its identity cached by the raw key, which would keep presented keys in memory and
+ * make the lookup a comparison of secrets, for a saving of 1 µs in some 300.
+ */
 export function hashAgentKey(key: string): string {
-  return KEY_HASH_PREFIX + createHash('sha256').update(key, 'utf8').digest('hex')
+  return KEY_HASH_PREFIX + hash('sha256', key, 'hex')
 }
 
 /** Indexes Models, Agents and TokenPolicies (decoded and validated) for lookups. */

@@ -2,7 +2,7 @@
 //
 // The gateway's sequence, with `counters` a Counters (counters.ts):
 //
-//   const plan = planAdmission({ request, model, namespace, agent, policies, now, promptEstimate })
+//   const plan = planAdmission({ request, model, namespace, agent, policies, now })
 //   const result = await counters.reserve(plan.items, plan.options)   // no I/O when plan.items is empty
 //   const decision = decideAdmission(plan, result, now)
 //   if (!decision.admitted) → 429 with decision.rejection.{body, headers}
@@ -20,8 +20,9 @@ import type { Model } from '../api/model-v1alpha1.ts'
 import type { TokenPolicy } from '../api/tokenpolicy-v1alpha1.ts'
 import { completionCount, effectiveMaxTokens, promptBound } from './bound.ts'
 import { costMicro, pricesOf, tokensCostMicro, type Prices } from './cost.ts'
+import { estimatePromptTokens } from './estimate.ts'
 import type { ReserveItem, ReserveOptions, ReserveResult, UnitRate } from './counters.ts'
-import { coveringPolicies, isHard, limitCounters, type LimitCounter } from './policies.ts'
+import { isHard, requestCounters, type LimitCounter } from './policies.ts'
 import { rateLimitHeaders, rejectionFor, type Rejection } from './rejection.ts'
 import type { InferenceRequest } from './requests.ts'
 import { counterTtlSeconds } from './windows.ts'
@@ -43,8 +44,8 @@ export interface AdmissionInput {
   policies: readonly TokenPolicy[]
   /** Milliseconds since the epoch: picks the windows. */
   now: number
-  /** The prompt estimate (estimate.ts's estimatePromptTokens); called only when a soft policy applies. */
-  promptEstimate: () => number
+  /** The prompt estimate; called only when a soft policy applies. Default: estimate.ts's estimatePromptTokens of the request. */
+  promptEstimate?: () => number
 }
 
 /** The reservation to make for a request: pass `items` and `options` to Counters.reserve. */
@@ -97,14 +98,16 @@ export type AdmissionDecision =
  */
 export function planAdmission(input: AdmissionInput): AdmissionPlan {
   const { request, model, now } = input
-  const counters = limitCounters(coveringPolicies(input.policies, input.namespace, input.agent, model.metadata.name as string), now)
+  const counters = requestCounters(input.policies, input.namespace, input.agent, model.metadata.name as string, now)
   const bound = promptBound(request, model)
   const maxTokens = effectiveMaxTokens(request, model)
   const completions = completionCount(request)
   const prices = pricesOf(model)
-  const estimate = counters.some((c) => !isHard(c)) ? input.promptEstimate() : undefined
+  const estimate = counters.some((c) => !isHard(c)) ? (input.promptEstimate ? input.promptEstimate() : estimatePromptTokens(request)) : undefined
   const clamp = maxTokens > 0 && counters.some((c) => c.mode === 'hard-clamp') ? { min: Math.min(CLAMP_MIN_TOKENS, maxTokens), max: maxTokens } : undefined
-  const items = counters.map((c) => reserveItem(c, isHard(c) ? bound : (estimate as number), { maxTokens, completions, prices, clamped: clamp !== undefined, now }))
+  const ctx: ItemContext = { maxTokens, completions, prices, clamped: clamp !== undefined, now }
+  const items: ReserveItem[] = []
+  for (const c of counters) items.push(reserveItem(c, isHard(c) ? bound : (estimate as number), ctx))
   return { counters, items, options: clamp ? { clamp } : {}, promptBound: bound, promptEstimate: estimate, maxTokens, completions, prices }
 }
 
@@ -118,19 +121,32 @@ interface ItemContext {
 }
 
 function reserveItem(counter: LimitCounter, promptTokens: number, ctx: ItemContext): ReserveItem {
-  const hard = isHard(counter)
-  const base = { key: counter.key, ttlSeconds: counterTtlSeconds(counter.resetAt, ctx.now), ...(hard ? { limit: counter.limit } : {}) }
-  const clamps = counter.mode === 'hard-clamp'
+  // Built as one literal (no spreads of partial objects): this runs for every counter of every request.
+  const item: ReserveItem = { key: counter.key, amount: 0, ttlSeconds: counterTtlSeconds(counter.resetAt, ctx.now) }
+  if (isHard(counter)) item.limit = counter.limit
   switch (counter.class) {
     case 'requests':
-      return { ...base, amount: 1 }
+      item.amount = 1
+      return item
     case 'tokens':
-      if (!ctx.clamped) return { ...base, amount: promptTokens + ctx.completions * ctx.maxTokens }
-      return { ...base, amount: promptTokens, perUnit: { num: ctx.completions, den: 1 }, ...(clamps ? { clamps } : {}) }
+      if (!ctx.clamped) {
+        item.amount = promptTokens + ctx.completions * ctx.maxTokens
+        return item
+      }
+      item.amount = promptTokens
+      item.perUnit = { num: ctx.completions, den: 1 }
+      break
     case 'cost':
-      if (!ctx.clamped) return { ...base, amount: costMicro(ctx.prices, promptTokens, ctx.completions * ctx.maxTokens) }
-      return { ...base, amount: tokensCostMicro(promptTokens, ctx.prices.inputMicroPerMTok), perUnit: reduced(ctx.completions * ctx.prices.outputMicroPerMTok, MICRO_PER_MTOK_DEN), ...(clamps ? { clamps } : {}) }
+      if (!ctx.clamped) {
+        item.amount = costMicro(ctx.prices, promptTokens, ctx.completions * ctx.maxTokens)
+        return item
+      }
+      item.amount = tokensCostMicro(promptTokens, ctx.prices.inputMicroPerMTok)
+      item.perUnit = reduced(ctx.completions * ctx.prices.outputMicroPerMTok, MICRO_PER_MTOK_DEN)
+      break
   }
+  if (counter.mode === 'hard-clamp') item.clamps = true
+  return item
 }
 
 /** num/den in lowest terms (smaller numbers in the counter's arithmetic). */

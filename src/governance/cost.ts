@@ -18,9 +18,20 @@ export interface Prices {
   outputMicroPerMTok: number
 }
 
-/** The prices of a Model (its dollars per million tokens, exactly, as micro-dollars per million tokens). */
+const pricesByModel = new WeakMap<Model, Prices>()
+
+/**
+ * The prices of a Model (its dollars per million tokens, exactly, as micro-dollars per million
+ * tokens), worked out once per Model object (objects are replaced, not changed, when edited).
+ * Shared: do not modify.
+ */
 export function pricesOf(model: Model): Prices {
-  return { inputMicroPerMTok: dollarsToMicro(model.spec.pricing.inputPerMTok), outputMicroPerMTok: dollarsToMicro(model.spec.pricing.outputPerMTok) }
+  let prices = pricesByModel.get(model)
+  if (prices === undefined) {
+    prices = { inputMicroPerMTok: dollarsToMicro(model.spec.pricing.inputPerMTok), outputMicroPerMTok: dollarsToMicro(model.spec.pricing.outputPerMTok) }
+    pricesByModel.set(model, prices)
+  }
+  return prices
 }
 
 /** Micro-dollars of `tokens` at `microPerMTok`, rounded up. */

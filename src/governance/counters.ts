@@ -111,6 +111,13 @@ export interface Counters {
   rebuild(entries: readonly CounterEntry[]): Promise<void>
   /** Releases connections; the instance is unusable after. */
   close(): Promise<void>
+  /**
+   * True for counters shared by replicas and kept outside this process (Redis): they can be lost
+   * (a restart) and are then rebuilt from the usage ledger. Absent: in this process only.
+   */
+  readonly shared?: boolean
+  /** Calls `listener` each time the counters are reachable again after being unavailable; returns a function that unsubscribes. */
+  onRecovered?(listener: () => void): () => void
 }
 
 /** ceil(a / b) for whole a >= 0 and b >= 1, exact while a < 2^53. */
@@ -136,27 +143,39 @@ export function amountAt(item: ReserveItem, units: number): number {
  * their atomic section and apply the amounts of an admitted result.
  */
 export function decideReservation(items: readonly ReserveItem[], values: readonly number[], options: ReserveOptions = {}): ReserveResult {
-  const fits = (i: number, units: number) => items[i].limit === undefined || values[i] + amountAt(items[i], units) <= (items[i].limit as number)
-  const refuse = (i: number, units: number): ReserveRefused => ({ ok: false, index: i, needed: amountAt(items[i], units), current: values[i], values: [...values] })
+  // Module functions rather than closures: this runs in every in-process reservation.
   let units = 0
   const clamp = options.clamp
   if (clamp !== undefined) {
     const clamping = items.map((_, i) => i).filter((i) => items[i].clamps === true)
-    const failsAtMin = clamping.find((i) => !fits(i, clamp.min))
-    if (failsAtMin !== undefined) return refuse(failsAtMin, clamp.min)
+    const failsAtMin = clamping.find((i) => !fits(items[i], values[i], clamp.min))
+    if (failsAtMin !== undefined) return refuse(items, values, failsAtMin, clamp.min)
     // Fitting is monotone in the units (amounts only grow with them): binary search the largest.
     let lo = clamp.min
     let hi = clamp.max
     while (lo < hi) {
       const mid = lo + Math.ceil((hi - lo) / 2)
-      if (clamping.every((i) => fits(i, mid))) lo = mid
+      if (clamping.every((i) => fits(items[i], values[i], mid))) lo = mid
       else hi = mid - 1
     }
     units = lo
   }
-  for (let i = 0; i < items.length; i++) if (!fits(i, units)) return refuse(i, units)
-  const amounts = items.map((item) => amountAt(item, units))
-  return { ok: true, units, amounts, values: values.map((v, i) => v + amounts[i]) }
+  const amounts: number[] = []
+  const after: number[] = []
+  for (let i = 0; i < items.length; i++) {
+    if (!fits(items[i], values[i], units)) return refuse(items, values, i, units)
+    amounts.push(amountAt(items[i], units))
+    after.push(values[i] + amounts[i])
+  }
+  return { ok: true, units, amounts, values: after }
+}
+
+function fits(item: ReserveItem, value: number, units: number): boolean {
+  return item.limit === undefined || value + amountAt(item, units) <= item.limit
+}
+
+function refuse(items: readonly ReserveItem[], values: readonly number[], i: number, units: number): ReserveRefused {
+  return { ok: false, index: i, needed: amountAt(items[i], units), current: values[i], values: [...values] }
 }
 
 /**
@@ -165,25 +184,30 @@ export function decideReservation(items: readonly ReserveItem[], values: readonl
  * 0 <= min <= max <= MAX_CLAMP_UNITS, and `clamps` only on items with a limit.
  */
 export function checkReserveItems(items: readonly ReserveItem[], options: ReserveOptions = {}): void {
-  const bad = (what: string) => {
-    throw new GpuplaneError('INTERNAL', `malformed counter reservation: ${what}`)
-  }
-  const seen = new Set<string>()
+  // On every reservation's path: plain loops, no closures, no Set for the usual handful of items.
   const clamp = options.clamp
-  if (clamp !== undefined && !(isWhole(clamp.min) && isWhole(clamp.max) && clamp.min <= clamp.max && clamp.max <= MAX_CLAMP_UNITS)) bad(`clamp ${JSON.stringify(clamp)}`)
-  for (const item of items) {
-    if (seen.has(item.key)) bad(`key ${item.key} appears twice`)
-    seen.add(item.key)
-    if (!isWhole(item.amount)) bad(`amount ${item.amount} of ${item.key}`)
-    if (item.limit !== undefined && !isWhole(item.limit)) bad(`limit ${item.limit} of ${item.key}`)
-    if (!isWhole(item.ttlSeconds) || item.ttlSeconds < 1) bad(`ttlSeconds ${item.ttlSeconds} of ${item.key}`)
-    if (item.clamps === true && item.limit === undefined) bad(`${item.key} clamps without a limit`)
+  if (clamp !== undefined && !(isWhole(clamp.min) && isWhole(clamp.max) && clamp.min <= clamp.max && clamp.max <= MAX_CLAMP_UNITS)) badReservation(`clamp ${JSON.stringify(clamp)}`)
+  const seen = items.length > 16 ? new Set<string>() : undefined
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]
+    if (seen === undefined) {
+      for (let j = 0; j < i; j++) if (items[j].key === item.key) badReservation(`key ${item.key} appears twice`)
+    } else if (seen.has(item.key)) badReservation(`key ${item.key} appears twice`)
+    else seen.add(item.key)
+    if (!isWhole(item.amount)) badReservation(`amount ${item.amount} of ${item.key}`)
+    if (item.limit !== undefined && !isWhole(item.limit)) badReservation(`limit ${item.limit} of ${item.key}`)
+    if (!isWhole(item.ttlSeconds) || item.ttlSeconds < 1) badReservation(`ttlSeconds ${item.ttlSeconds} of ${item.key}`)
+    if (item.clamps === true && item.limit === undefined) badReservation(`${item.key} clamps without a limit`)
     if (item.perUnit !== undefined) {
       const { num, den } = item.perUnit
-      if (!isWhole(num) || !isWhole(den) || den < 1 || den > MAX_UNIT_DEN) bad(`perUnit ${num}/${den} of ${item.key}`)
-      if (clamp !== undefined && !Number.isSafeInteger(item.amount + amountAt({ ...item, amount: 0 }, clamp.max))) bad(`${item.key} exceeds 2^53 at ${clamp.max} units`)
+      if (!isWhole(num) || !isWhole(den) || den < 1 || den > MAX_UNIT_DEN) badReservation(`perUnit ${num}/${den} of ${item.key}`)
+      if (clamp !== undefined && !Number.isSafeInteger(item.amount + amountAt({ ...item, amount: 0 }, clamp.max))) badReservation(`${item.key} exceeds 2^53 at ${clamp.max} units`)
     }
   }
+}
+
+function badReservation(what: string): never {
+  throw new GpuplaneError('INTERNAL', `malformed counter reservation: ${what}`)
 }
 
 function isWhole(n: number): boolean {

@@ -84,6 +84,47 @@ export function limitCounters(policies: readonly TokenPolicy[], now: number): Li
   return out
 }
 
+/** Requests (namespace, agent, model) remembered per policy list by requestCounters; past this the list's memo starts afresh. */
+const MEMO_REQUESTS_PER_LIST = 4096
+
+interface MemoEntry {
+  /** The windows of `counters` are those of every instant in [from, until). */
+  from: number
+  until: number
+  counters: readonly LimitCounter[]
+}
+
+const memo = new WeakMap<readonly TokenPolicy[], Map<string, MemoEntry>>()
+
+/**
+ * The counters of the policies among `policies` that cover a request of (namespace, agent, model)
+ * at `now`: limitCounters(coveringPolicies(...), now), remembered per policy list while `now`
+ * stays in the same windows, so that the gateway's hot path does not filter, sort and format keys
+ * for every request. The list is told apart by identity (the gateway's registry keeps one list per
+ * namespace until it is rebuilt): a caller must not change the policies of a list it passed.
+ * Returns a fresh array; the counters in it are shared and must not be modified.
+ */
+export function requestCounters(policies: readonly TokenPolicy[], namespace: string, agent: string, model: string, now: number): LimitCounter[] {
+  let byRequest = memo.get(policies)
+  if (byRequest === undefined) {
+    byRequest = new Map()
+    memo.set(policies, byRequest)
+  }
+  const key = `${namespace}\n${agent}\n${model}`
+  const hit = byRequest.get(key)
+  if (hit !== undefined && now >= hit.from && now < hit.until) return hit.counters.slice()
+  const counters = limitCounters(coveringPolicies(policies, namespace, agent, model), now)
+  let from = -Infinity
+  let until = Infinity
+  for (const c of counters) {
+    from = Math.max(from, c.windowStart)
+    until = Math.min(until, c.resetAt)
+  }
+  if (byRequest.size >= MEMO_REQUESTS_PER_LIST) byRequest.clear()
+  byRequest.set(key, { from, until, counters })
+  return counters.slice()
+}
+
 /** Whether a counter's limit is enforced (hard-reject, hard-clamp) rather than only recorded (soft). */
 export function isHard(counter: LimitCounter): boolean {
   return counter.mode !== 'soft'

@@ -7,7 +7,7 @@
 // body. A refused request gets `retry-after` (seconds) unless it could never fit the limit.
 import { microToDollars } from './cost.ts'
 import type { ReserveOptions, ReserveRefused } from './counters.ts'
-import { DEFAULT_NAMESPACE, isHard, type LimitCounter } from './policies.ts'
+import { DEFAULT_NAMESPACE, type LimitCounter } from './policies.ts'
 
 /** The JSON body of a 429, shaped as OpenAI's errors (`error.message`, `type`, `code`) with the limit spelt out. */
 export interface RejectionBody {
@@ -59,18 +59,30 @@ export interface RefusedPlan {
 
 /** `x-ratelimit-*` headers for the tightest hard token and request limits, given each counter's value. */
 export function rateLimitHeaders(counters: readonly LimitCounter[], values: readonly number[], now: number): Record<string, string> {
+  // Called for every admitted request: one pass over the counters, no closures, constant names.
+  let tokens = -1
+  let requests = -1
+  for (let i = 0; i < counters.length; i++) {
+    const c = counters[i]
+    if (c.mode === 'soft') continue
+    if (c.class === 'tokens') {
+      if (tokens < 0 || remaining(c, values[i]) < remaining(counters[tokens], values[tokens])) tokens = i
+    } else if (c.class === 'requests') {
+      if (requests < 0 || remaining(c, values[i]) < remaining(counters[requests], values[requests])) requests = i
+    }
+  }
   const headers: Record<string, string> = {}
-  for (const cls of ['tokens', 'requests'] as const) {
-    let tightest = -1
-    counters.forEach((c, i) => {
-      if (c.class !== cls || !isHard(c)) return
-      if (tightest < 0 || remaining(c, values[i]) < remaining(counters[tightest], values[tightest])) tightest = i
-    })
-    if (tightest < 0) continue
-    const c = counters[tightest]
-    headers[`x-ratelimit-limit-${cls}`] = String(c.limit)
-    headers[`x-ratelimit-remaining-${cls}`] = String(remaining(c, values[tightest]))
-    headers[`x-ratelimit-reset-${cls}`] = formatDuration(c.resetAt - now)
+  if (tokens >= 0) {
+    const c = counters[tokens]
+    headers['x-ratelimit-limit-tokens'] = String(c.limit)
+    headers['x-ratelimit-remaining-tokens'] = String(remaining(c, values[tokens]))
+    headers['x-ratelimit-reset-tokens'] = formatDuration(c.resetAt - now)
+  }
+  if (requests >= 0) {
+    const c = counters[requests]
+    headers['x-ratelimit-limit-requests'] = String(c.limit)
+    headers['x-ratelimit-remaining-requests'] = String(remaining(c, values[requests]))
+    headers['x-ratelimit-reset-requests'] = formatDuration(c.resetAt - now)
   }
   return headers
 }

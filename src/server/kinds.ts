@@ -1,11 +1,14 @@
 // The kinds the API serves, as data: group, version, plural, scope, schema and validator. Adding a kind is one entry of KINDS.
 import type { z } from 'zod'
+import { Agent, parseAgent } from '../api/agent-v1alpha1.ts'
 import { Cluster } from '../api/gpuplane-v1alpha1.ts'
 import { GPUPLANE_GROUP } from '../api/decode-kind.ts'
+import { Model, parseModel } from '../api/model-v1alpha1.ts'
 import { Namespace } from '../api/namespace-v1alpha1.ts'
 import { DeviceClass, RESOURCE_GROUP, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../api/resource-v1.ts'
+import { parseTokenPolicy, TokenPolicy } from '../api/tokenpolicy-v1alpha1.ts'
 import { Workload } from '../api/workload-v1alpha1.ts'
-import { clusterValidator, decoderValidator, draValidator, ignoringStatus, namespaceValidator, NodeSchema, schemaValidator, type Validator } from './validate.ts'
+import { clusterValidator, decoderValidator, draValidator, gpuplaneValidator, ignoringStatus, namespaceValidator, NodeSchema, schemaValidator, type Validator } from './validate.ts'
 
 export interface KindInfo {
   /** `kind` as written in objects, e.g. `Workload`. */
@@ -43,6 +46,12 @@ export const KINDS: readonly KindInfo[] = [
   kind({ kind: 'Cluster', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'clusters', namespaced: false, validate: ignoringStatus(clusterValidator), schema: Cluster }),
   kind({ kind: 'Namespace', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'namespaces', namespaced: false, validate: ignoringStatus(namespaceValidator), schema: Namespace }),
   kind({ kind: 'Workload', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'workloads', namespaced: true, validate: decoderValidator({ kind: 'Workload', schema: Workload }), schema: Workload, initialStatus: () => ({ phase: 'Pending' }) }),
+  // Governance (the gateway's objects). A Model is cluster-scoped like a DeviceClass: every token
+  // reads it (an agent's namespace must see what it may call), only the admin approves or changes
+  // one. Agents and TokenPolicies are namespaced: a namespace token manages its own namespace's.
+  kind({ kind: 'Model', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'models', namespaced: false, validate: gpuplaneValidator(parseModel), schema: Model }),
+  kind({ kind: 'Agent', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'agents', namespaced: true, validate: gpuplaneValidator(parseAgent), schema: Agent }),
+  kind({ kind: 'TokenPolicy', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'tokenpolicies', namespaced: true, validate: gpuplaneValidator(parseTokenPolicy), schema: TokenPolicy }),
 ]
 
 /** `group/version`, or the version alone for the core group. */

@@ -9,7 +9,7 @@ import { GpuplaneError, type ErrorCode } from '../common/errors.ts'
 import { parseLabelSelector } from '../api/labels.ts'
 import type { BackendOptions } from './backend.ts'
 import { LATEST_SCHEMA_VERSION } from './migrations.ts'
-import type { LabelRequirement, NewObject, Store, StoredObject } from './types.ts'
+import type { LabelRequirement, LedgerEntry, NewObject, Store, StoredObject, UsageQuery } from './types.ts'
 
 /** A fresh, empty, migrated store, a way to open more stores on the same database, and cleanup. */
 export interface StoreHandle {
@@ -416,6 +416,57 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
         assert.equal(await store.deleteToken('t1'), true)
         assert.equal(await store.deleteToken('t1'), false)
         assert.deepEqual((await store.listTokens()).map((t) => t.id), ['admin'])
+      })
+    })
+
+    describe('usage ledger', () => {
+      const entry = (id: string, extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
+        id, time: 1_000, namespace: 'team-a', agent: 'bot', model: 'm', endpoint: 'chat', outcome: 'completed',
+        promptTokens: 7, completionTokens: 5, costMicro: 2, requests: 1, status: 200, ...extra,
+      })
+      test('appends are idempotent by id, one transaction each, and read back exactly, oldest first', async (store) => {
+        const full = entry('r-1', { reason: 'x', reservedTokens: 56, latencyMs: 3, costMicro: 2 ** 40 })
+        assert.equal(await store.appendUsage([full, entry('r-2', { time: 2_000 })]), 2)
+        assert.equal(await store.appendUsage([entry('r-2'), entry('r-3', { time: 3_000 }), entry('r-3')]), 1, 'a retried id and a duplicate in one batch add nothing')
+        assert.equal(await store.appendUsage([]), 0)
+        const all = await store.queryUsage()
+        assert.deepEqual(all.map((e) => e.id), ['r-1', 'r-2', 'r-3'])
+        assert.ok(all[0].seq! < all[1].seq! && all[1].seq! < all[2].seq!, 'seq increases in append order')
+        const { seq: _, ...back } = all[0]
+        assert.deepEqual(back, full)
+        assert.equal(all[1].time, 2_000, 'the first append of an id wins')
+        assert.equal(all[1].reason, undefined)
+      })
+      test('a batch with an invalid entry appends nothing', async (store) => {
+        await rejectsWith(store.appendUsage([entry('ok'), entry('bad', { promptTokens: -1 })]), 'INVALID_INPUT', /promptTokens/)
+        await rejectsWith(store.appendUsage([entry('refused', { outcome: 'refused' })]), 'INVALID_INPUT', /count nothing/)
+        assert.deepEqual(await store.queryUsage(), [])
+      })
+      test('queries filter by time range, namespace, agent, model, outcome, after and limit', async (store) => {
+        await store.appendUsage([
+          entry('a', { time: 100 }),
+          entry('b', { time: 200, namespace: 'team-b' }),
+          entry('c', { time: 300, agent: 'other', model: 'm2' }),
+          entry('d', { time: 400, outcome: 'refused', promptTokens: 0, completionTokens: 0, costMicro: 0, requests: 0, status: 429, reason: 'tp/team-a/p/0/tokens/day' }),
+        ])
+        const ids = async (q: UsageQuery) => (await store.queryUsage(q)).map((e) => e.id)
+        assert.deepEqual(await ids({ from: 200, to: 400 }), ['b', 'c'])
+        assert.deepEqual(await ids({ namespace: 'team-a' }), ['a', 'c', 'd'])
+        assert.deepEqual(await ids({ agent: 'other' }), ['c'])
+        assert.deepEqual(await ids({ model: 'm2' }), ['c'])
+        assert.deepEqual(await ids({ outcome: 'refused' }), ['d'])
+        const all = await store.queryUsage()
+        assert.deepEqual(await ids({ after: all[1].seq }), ['c', 'd'])
+        assert.deepEqual(await ids({ limit: 2 }), ['a', 'b'])
+        assert.deepEqual(await ids({ namespace: 'team-a', from: 300, limit: 1 }), ['c'])
+        await rejectsWith(store.queryUsage({ limit: 0 }), 'INVALID_INPUT')
+      })
+      test('concurrent appends of overlapping batches store each id once', async (store, handle) => {
+        const peer = await handle.peer()
+        const batch = (from: number) => Array.from({ length: 50 }, (_, i) => entry(`c-${from + i}`))
+        const added = await Promise.all([store.appendUsage(batch(0)), peer.appendUsage(batch(25)), store.appendUsage(batch(10)), peer.appendUsage(batch(0))])
+        assert.equal(added.reduce((a, b) => a + b, 0), 75, `added ${added}`)
+        assert.equal((await store.queryUsage()).length, 75)
       })
     })
 
