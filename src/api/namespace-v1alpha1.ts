@@ -28,6 +28,14 @@
 //     isolation: dedicated-nodes
 //     disruptionBudget: {maxPreemptions: 2, windowSeconds: 3600}
 //     priorityClass: batch-low
+//     idle: {smUtilBelow: 5, for: 30m, action: reclaim, gracePeriod: 10m, reclaim: preempt}
+//
+// `idle` is the namespace's idle-allocation policy (src/telemetry/idle.ts classifies,
+// src/server/idle-controller.ts acts): a workload whose GPUs' SM utilization (of what it holds)
+// stays under `smUtilBelow` percent for `for` is idle; it is flagged (Workload condition `Idle`,
+// metric gpuplane_idle_allocations, `gpuplane get idle`), and with `action: reclaim` it gets a
+// notice, then after `gracePeriod` it is preempted (set back to Pending with its devices
+// released, as the scheduler preempts). `reclaim: shrink` (a smaller slice) is not implemented.
 import { z } from 'zod'
 import { GpuplaneError, type ErrorLocation } from '../common/errors.ts'
 import type { Foreign } from './decode.ts'
@@ -117,6 +125,84 @@ const Weight = z
   .refine((w) => Number.isFinite(w) && w >= MIN_FAIR_SHARE_WEIGHT && w <= MAX_FAIR_SHARE_WEIGHT, `must be a number from ${MIN_FAIR_SHARE_WEIGHT} to ${MAX_FAIR_SHARE_WEIGHT}`)
   .refine((w) => Math.abs(w * 1000 - Math.round(w * 1000)) < 1e-6, 'must have at most 3 decimals, e.g. 0.5 or 1.25')
 
+/** Units of a duration string, in milliseconds (Go's time.ParseDuration units from ms up, as Kubernetes writes durations). */
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+/** Shortest idle window and grace period: 1 second (series are sampled every few seconds at best). */
+export const MIN_IDLE_DURATION_MS = 1000
+/** Longest idle window and grace period: 30 days. */
+export const MAX_IDLE_DURATION_MS = 30 * 24 * 3_600_000
+
+/** Milliseconds of a duration such as `30m`, `1h30m`, `90s` or `500ms`; undefined when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined
+  let total = 0
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * DURATION_UNITS[m[2]!]!
+  return Math.round(total)
+}
+
+/** A duration string; a bare number (YAML `30`) is refused with the unit to add, not read as seconds or minutes. */
+const IdleDuration = z
+  .union([z.string(), z.number(), z.bigint()])
+  .superRefine((v, ctx) => {
+    const ms = typeof v === 'string' ? parseDuration(v) : undefined
+    if (ms === undefined) ctx.addIssue({ code: 'custom', message: `"${String(v)}" is not a duration; write it with its unit, e.g. 30m, 1h30m, 90s` })
+    else if (ms < MIN_IDLE_DURATION_MS || ms > MAX_IDLE_DURATION_MS) ctx.addIssue({ code: 'custom', message: `"${v}" must be from 1s to 720h (30 days)` })
+  })
+  .transform((v) => String(v))
+
+/** What happens to an idle workload: `flag` only marks and reports it; `reclaim` also takes its devices back after a grace period. */
+export const IDLE_ACTIONS = ['flag', 'reclaim'] as const
+/** How devices are reclaimed: `preempt` (back to Pending, devices released). */
+export const IDLE_RECLAIMS = ['preempt'] as const
+
+/** Defaults of `spec.idle` fields left out. */
+export const IDLE_DEFAULTS = { smUtilBelow: 5, for: '30m', action: 'flag', gracePeriod: '10m', reclaim: 'preempt' } as const
+
+/** The idle-allocation policy of a namespace (see the header). */
+export const IdlePolicy = z.strictObject({
+  /** SM utilization, percent of what the workload holds, under which it counts as idle (default 5; above 0, at most 100). */
+  smUtilBelow: z
+    .union([z.number(), z.bigint()])
+    .transform((v) => Number(v))
+    .refine((n) => Number.isFinite(n) && n > 0 && n <= 100, 'must be a percentage above 0 and at most 100, e.g. 5')
+    .optional(),
+  /** How long utilization must stay under the threshold (a duration, default 30m; 1s to 720h). */
+  for: IdleDuration.optional(),
+  /** `flag` (default) or `reclaim`. */
+  action: z.enum(IDLE_ACTIONS).optional(),
+  /** With `reclaim`: time between the notice and the reclaim (a duration, default 10m). */
+  gracePeriod: IdleDuration.optional(),
+  /** With `reclaim`: how (default `preempt`; shrinking to a smaller slice is not implemented). */
+  reclaim: z
+    .string()
+    .superRefine((v, ctx) => {
+      if ((IDLE_RECLAIMS as readonly string[]).includes(v)) return
+      ctx.addIssue({ code: 'custom', message: v === 'shrink' ? 'shrink (to a smaller slice) is not implemented; use preempt' : `expected preempt, got "${v}"` })
+    })
+    .optional(),
+})
+export type IdlePolicy = z.infer<typeof IdlePolicy>
+
+/** An idle policy with its defaults applied and durations in milliseconds. */
+export interface ResolvedIdlePolicy {
+  smUtilBelow: number
+  forMs: number
+  action: (typeof IDLE_ACTIONS)[number]
+  gracePeriodMs: number
+  reclaim: (typeof IDLE_RECLAIMS)[number]
+}
+
+/** The policy with defaults (for a spec that passed validation). */
+export function resolveIdlePolicy(policy: IdlePolicy): ResolvedIdlePolicy {
+  return {
+    smUtilBelow: policy.smUtilBelow ?? IDLE_DEFAULTS.smUtilBelow,
+    forMs: parseDuration(policy.for ?? IDLE_DEFAULTS.for)!,
+    action: policy.action ?? IDLE_DEFAULTS.action,
+    gracePeriodMs: parseDuration(policy.gracePeriod ?? IDLE_DEFAULTS.gracePeriod)!,
+    reclaim: (policy.reclaim ?? IDLE_DEFAULTS.reclaim) as ResolvedIdlePolicy['reclaim'],
+  }
+}
+
 const NamespaceSpecFields = z.strictObject({
   /** The namespace's own quota: what it may always use, and what it may lend while unused. */
   quota: NamespaceResources.optional(),
@@ -146,6 +232,8 @@ const NamespaceSpecFields = z.strictObject({
   disruptionBudget: DisruptionBudget.optional(),
   /** PriorityClass of the namespace's workloads that name none (a DNS subdomain). */
   priorityClass: z.string().superRefine(problemsRefinement(dnsSubdomainProblems)).optional(),
+  /** Idle-allocation policy (default: none; idle workloads are neither flagged nor reclaimed). */
+  idle: IdlePolicy.optional(),
 })
 export const NamespaceSpec = NamespaceSpecFields.superRefine(checkSpecRules)
 export type NamespaceSpec = z.infer<typeof NamespaceSpec>
@@ -177,6 +265,12 @@ function checkSpecRules(spec: z.infer<typeof NamespaceSpecFields>, ctx: z.Refine
       if (first !== undefined) issue([field, 'models', i, 'model'], `model "${m.model}" is listed twice (also at ${field}.models[${first}]); merge the entries`)
       else seen.set(m.model, i)
     })
+  }
+  const idle = spec.idle
+  if (idle !== undefined && (idle.action ?? IDLE_DEFAULTS.action) !== 'reclaim') {
+    for (const field of ['gracePeriod', 'reclaim'] as const) {
+      if (idle[field] !== undefined) issue(['idle', field], `${field} applies only to action: reclaim; set idle.action: reclaim or remove idle.${field}`)
+    }
   }
   const quota = spec.quota ?? {}
   quota.models?.forEach((m, i) => {
@@ -252,5 +346,7 @@ function describeUnionIssue(issue: z.core.$ZodIssue, input: unknown): string | u
   const expected = new Set(issue.errors.flat().flatMap((e) => (e.code === 'invalid_type' ? [e.expected] : [])))
   const missing = input === undefined ? ', but the field is missing' : ''
   if (expected.has('string')) return `expected a quantity such as 80Gi, 64 or 500m${missing}`
-  return `expected ${issue.path[issue.path.length - 1] === 'fairShareWeight' ? 'a number such as 1 or 0.5' : 'a whole number'}${missing}`
+  const field = issue.path[issue.path.length - 1]
+  if (field === 'smUtilBelow') return `expected a percentage such as 5${missing}`
+  return `expected ${field === 'fairShareWeight' ? 'a number such as 1 or 0.5' : 'a whole number'}${missing}`
 }

@@ -7,6 +7,7 @@ import { connect, withConnection, type ApiClient } from './client.ts'
 import { needsClaims, tableOf, workloadClaimKeys, type RowContext } from './columns.ts'
 import { DEFAULT_NAMESPACE, KINDS, qualifiedName, resolveKind, shortNames, type KindInfo } from './kinds.ts'
 import { columnWidths, formatRow, formatTable } from './table.ts'
+import { runGetIdle } from './report.ts'
 
 export type GetOutput = 'table' | 'wide' | 'yaml' | 'json' | 'name'
 
@@ -29,6 +30,10 @@ Output:
   -o json    the same as JSON ("kind": "List", "items": [...]) for a list
   -o name    <kind>.<group>/<name>, one a line
   --watch    after the list, one line (or document) per change until interrupted (Ctrl-C)
+
+Idle allocations (not a kind): "gpuplane get idle [-n NS | -A] [-o yaml|json]" lists the workloads
+of namespaces with an idle policy (Namespace spec.idle) and whether each is busy, idle since when,
+or unknown (no recent samples), with the time its devices will be reclaimed where the policy says so.
 
 Examples:
   gpuplane get workloads -A
@@ -60,6 +65,8 @@ export function registerGet(program: Command, out: (s: string) => void, err: (s:
     .option('-w, --watch', 'keep printing changes after the list')
     .addHelpText('after', GET_HELP)
   withConnection(command).action(async (kind: string, name: string | undefined, opts: GetOptions) => {
+    // Not a kind: idle allocations, computed by the server (src/cli/report.ts).
+    if (kind === 'idle') return runGetIdle(opts, out, err)
     const info = resolveKind(kind)
     if (opts.allNamespaces && opts.namespace !== undefined) throw new GpuplaneError('INVALID_INPUT', 'give either -n NS or -A, not both')
     if (opts.allNamespaces && name !== undefined) throw new GpuplaneError('INVALID_INPUT', 'an object is read by name from one namespace: use -n NS instead of -A')

@@ -15,6 +15,8 @@ import { registerAudit, registerToken } from './token.ts'
 import { registerServer } from './server.ts'
 import { registerGateway } from './gateway.ts'
 import { registerKey } from './key.ts'
+import { registerAgent } from './agent.ts'
+import { registerReport } from './report.ts'
 
 const ALLOCATE_HELP = `
 What it reads:
@@ -90,6 +92,8 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void)
   registerServer(program, err)
   registerGateway(program, err)
   registerKey(program, out)
+  registerAgent(program, err)
+  registerReport(program, out)
   return program
 }
 

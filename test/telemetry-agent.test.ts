@@ -1,0 +1,117 @@
+// The node agent end to end: a fake nvidia-smi (a shell script printing the recorded H200 outputs) and a real server that goes away and comes back; no sample is lost or stored twice.
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { buildServer } from '../src/server/app.ts'
+import { ensureAdminToken } from '../src/server/auth.ts'
+import { openStore, openTelemetryStore } from '../src/store/index.ts'
+import type { Store } from '../src/store/types.ts'
+import { NodeAgent, parseDuration } from '../src/cli/agent.ts'
+import { main } from '../src/cli/main.ts'
+import { fakeNvidiaSmi, H200_UUID as UUID, until } from './fake-nvidia-smi.ts'
+import { freePort } from './free-port.ts'
+
+const FIXTURES = join(import.meta.dirname, 'fixtures', 'nvidia-smi', 'h200-passthrough')
+
+
+describe('gpuplane agent', () => {
+  let dir: string
+  let store: Store
+  let token: string
+  let port: number
+  let app: FastifyInstance | undefined
+  const start = async () => {
+    app = buildServer({ store, telemetryRetention: { rawMs: 0, minutesMs: 0, everyMs: 0 } })
+    await app.listen({ port, host: '127.0.0.1' })
+  }
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gp-agent-'))
+    store = await openStore({ sqlite: ':memory:' })
+    token = (await ensureAdminToken(store)).generated!
+    port = await freePort()
+    await start()
+  })
+  after(async () => {
+    await app?.close()
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('publishes the node, pushes samples, and loses or repeats none while the server goes away and comes back', async () => {
+    const logs: string[] = []
+    const agent = new NodeAgent({
+      server: `http://127.0.0.1:${port}`,
+      token,
+      node: 'h200',
+      intervalMs: 30,
+      nvidiaSmi: fakeNvidiaSmi(dir).script,
+      inventoryIntervalMs: 60_000,
+      batchSize: 4,
+      bufferSize: 10_000,
+      flushTimeoutMs: 5_000,
+      log: (l) => logs.push(l),
+    })
+    const telemetry = openTelemetryStore(store)
+    const stored = async () => (await telemetry.samples({ from: 0, to: Date.now() + 60_000 })).length
+    agent.start()
+    try {
+      await until('the ResourceSlice', async () => (await store.list('ResourceSlice')).items.length > 0)
+      const slice = (await store.list('ResourceSlice')).items[0] as unknown as { spec: { nodeName: string; devices: Array<{ name: string }> } }
+      assert.equal(slice.spec.nodeName, 'h200', 'published for the node')
+      assert.deepEqual(slice.spec.devices.map((d) => d.name), ['gpu-0'], 'the H200 as gpu-0')
+      await until('samples stored', async () => (await stored()) >= 8)
+
+      await app!.close()
+      const sampledWhileDown = agent.counters.sampled
+      await until('samples taken while the server is away', () => agent.counters.sampled >= sampledWhileDown + 10 && agent.counters.sendFailures > 0)
+      await start()
+      await until('the queue sent after the server came back', () => agent.counters.sent >= agent.counters.sampled - 4)
+    } finally {
+      await agent.stop()
+    }
+    const samples = await telemetry.samples({ from: 0, to: Date.now() + 60_000 })
+    assert.equal(agent.counters.dropped, 0, 'nothing dropped (the buffer is large)')
+    assert.equal(samples.length, agent.counters.sampled, `every sample stored once (${logs.join(' | ')})`)
+    assert.equal(new Set(samples.map((s) => `${s.device}@${s.time}`)).size, samples.length, 'no sample twice')
+    assert.ok(samples.every((s) => s.device === 'gpu-0' && s.uuid === UUID && s.node === 'h200'), 'named as the inventory publishes it')
+    const recorded = readFileSync(join(FIXTURES, 'util-under-load.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(', ')[2].replace(' %', '')))
+    assert.deepEqual(samples.map((s) => s.smUtil), samples.map((_, k) => recorded[k % recorded.length]), 'the recorded series, in order')
+    assert.ok(logs.some((l) => /cannot push samples/.test(l)), 'the outage is logged')
+  })
+
+  it('runs as `gpuplane agent` and on SIGTERM sends what it queued before exiting', async () => {
+    const bin = join(import.meta.dirname, '..', 'bin', 'gpuplane.js')
+    const child = spawn(process.execPath, [bin, 'agent', '--server', `http://127.0.0.1:${port}`, '--token', token, '--node', 'cli-node', '--interval', '50ms', '--nvidia-smi', fakeNvidiaSmi(mkdtempSync(join(dir, 'cli-'))).script], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    try {
+      const telemetry = openTelemetryStore(store)
+      await until('the CLI agent\'s samples', async () => (await telemetry.samples({ from: 0, to: Date.now() + 60_000, node: 'cli-node' })).length >= 3, 20_000)
+      child.kill('SIGTERM')
+      assert.equal(await exited, 0, `exits 0 (${stderr})`)
+      const counters = JSON.parse(/stopped \((\{.*\})\)/.exec(stderr)?.[1] ?? '{}') as { sampled?: number; sent?: number }
+      const stored = (await telemetry.samples({ from: 0, to: Date.now() + 60_000, node: 'cli-node' })).length
+      assert.equal(stored, counters.sampled, `every sample taken was sent before exit (${stderr})`)
+      assert.match(stderr, /published 1 ResourceSlice\(s\) for node cli-node/, 'published its slice')
+    } finally {
+      clearTimeout(killer)
+      child.kill('SIGKILL')
+    }
+  })
+
+  it('has --help with an example, and checks its options', async () => {
+    let out = ''
+    assert.equal(await main(['node', 'gpuplane', 'agent', '--help'], (s) => void (out += s), (s) => void (out += s)), 0, 'help exits 0')
+    assert.match(out, /Example:\n\s+gpuplane agent --server/, 'an example')
+    assert.match(out, /--dcgm <URL>/, 'documents --dcgm')
+    assert.equal(parseDuration('10s', '--interval'), 10_000, '10s')
+    assert.equal(parseDuration('250ms', '--interval'), 250, '250ms')
+    assert.throws(() => parseDuration('soon', '--interval'), /not a duration/, 'rejects words')
+  })
+})
