@@ -10,12 +10,17 @@ import { GpuplaneError } from '../common/errors.ts'
 import { recordWrite, registerAuditRoutes } from './audit.ts'
 import { authenticate } from './auth.ts'
 import { trackConnections } from './connections.ts'
+import { registerDashboardRoutes } from './dashboard.ts'
 import type { ServerContext } from './context.ts'
+import { groupCommits } from './group-commit.ts'
 import { createMetrics, type ServerMetrics } from './metrics.ts'
 import { openApiDocument } from './openapi.ts'
+import { registerReportRoutes } from './report-routes.ts'
 import { registerResourceRoutes } from './resources.ts'
 import { installStatusHandlers, sendStatus, status } from './status.ts'
 import { registerTokenRoutes } from './tokens.ts'
+import { registerUsageRoutes } from './usage-routes.ts'
+import { registerTelemetryRoutes } from './telemetry-routes.ts'
 import { BODY_MEDIA_TYPES, parseBody } from './validate.ts'
 import { notifyingStore, WatchHub, type WatchOptions } from './watch.ts'
 
@@ -53,7 +58,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     forceCloseConnections: false,
   }) as unknown as FastifyInstance
   const hub = new WatchHub(options.watch)
-  const ctx: ServerContext = { store: notifyingStore(options.store, hub), hub, metrics: options.metrics ?? createMetrics() }
+  // Writes of one event-loop turn commit together on SQLite (group-commit.ts); every write wakes the watches.
+  const ctx: ServerContext = { store: notifyingStore(groupCommits(options.store), hub), hub, metrics: options.metrics ?? createMetrics() }
   app.decorate('store', ctx.store)
   app.decorate('metrics', ctx.metrics)
 
@@ -64,6 +70,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerResourceRoutes(app, ctx)
   registerTokenRoutes(app, ctx)
   registerAuditRoutes(app, ctx)
+  registerUsageRoutes(app, ctx)
+  registerTelemetryRoutes(app, ctx, options)
+  registerReportRoutes(app, ctx)
+  registerDashboardRoutes(app)
   return app
 }
 

@@ -1,8 +1,15 @@
 // The OpenAPI 3.1 document of the API, generated from the kind table and the zod schemas (z.toJSONSchema), served at /openapi.json.
+//
+// Routes outside the kind table describe themselves beside their handlers (usage-routes.ts,
+// telemetry-routes.ts, report-routes.ts: an exported ...OpenApiPaths()) and are merged here;
+// test/server-openapi.test.ts fails when a registered route is missing from this document.
 import { z } from 'zod'
 import { AUDIT_PATH } from './audit.ts'
 import { apiVersionOf, groupPath, KINDS, type KindInfo } from './kinds.ts'
+import { REPORT_OPENAPI_SCHEMAS, reportOpenApiPaths } from './report-routes.ts'
+import { SampleBatch, telemetryOpenApiPaths, UTILIZATION_REPORT_SCHEMA } from './telemetry-routes.ts'
 import { TOKENS_PATH, TokenRequest } from './tokens.ts'
+import { LEDGER_ENTRY_SCHEMA, usageOpenApiPaths } from './usage-routes.ts'
 
 type Json = Record<string, unknown>
 
@@ -84,7 +91,7 @@ function kindPaths(k: KindInfo): Record<string, Json> {
     tags: tag,
     summary: `List or watch ${k.kind} objects${k.namespaced ? ' of a namespace' : ''}`,
     parameters: [...scope, ...LIST_PARAMETERS],
-    responses: { '200': { description: `a ${k.kind}List, or with watch=true an event stream`, content: { 'application/json': { schema: ref(`${k.kind}List`) }, 'text/event-stream': { schema: { type: 'string' } } } }, '410': failure('resourceVersion older than the kept history (GONE): list again'), ...COMMON_FAILURES },
+    responses: { '200': { description: `a ${k.kind}List, or with watch=true an event stream`, content: { 'application/json': { schema: ref(`${k.kind}List`) }, 'text/event-stream': { schema: { type: 'string' } } } }, '400': failure('invalid labelSelector (INVALID_INPUT)'), '410': failure('resourceVersion older than the kept history (GONE): list again'), ...COMMON_FAILURES },
   }
   const paths: Record<string, Json> = {
     [collection]: {
@@ -119,11 +126,17 @@ function kindPaths(k: KindInfo): Record<string, Json> {
         tags: tag,
         summary: `Replace the status of a ${k.kind} (admin token only)`,
         requestBody: { required: true, ...json(one) },
-        responses: { '200': { description: 'updated', ...json(one) }, '404': failure('not found'), '409': failure('changed since metadata.resourceVersion'), ...COMMON_FAILURES },
+        responses: { '200': { description: 'updated', ...json(one) }, '400': failure('invalid object (INVALID_INPUT, details.field)'), '404': failure('not found'), '409': failure('changed since metadata.resourceVersion'), ...COMMON_FAILURES },
       },
     },
   }
-  if (k.namespaced) paths[`${base}/${k.plural}`] = { get: { ...list, summary: `List or watch ${k.kind} objects of every namespace (a namespace token: its own)`, parameters: LIST_PARAMETERS } }
+  if (k.namespaced) {
+    paths[`${base}/${k.plural}`] = {
+      get: { ...list, summary: `List or watch ${k.kind} objects of every namespace (a namespace token: its own)`, parameters: LIST_PARAMETERS },
+      // Registered so that a POST without a namespace says where to send it, rather than 404.
+      post: { tags: tag, summary: `Always refused: ${k.kind} objects are created under ${collection}`, responses: { '400': failure('namespaced kind (INVALID_INPUT)'), ...COMMON_FAILURES } },
+    }
+  }
   return paths
 }
 
@@ -133,7 +146,15 @@ function servicePaths(): Record<string, Json> {
     '/healthz': { get: { ...open, summary: 'The process is up', responses: { '200': { description: 'ok' } } } },
     '/readyz': { get: { ...open, summary: 'The store is reachable and migrated', responses: { '200': { description: 'ready' }, '503': failure('not ready (UNAVAILABLE)') } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...COMMON_FAILURES } } },
-    '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } } },
+    '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) }, '401': COMMON_FAILURES['401'] } } },
+    '/': {
+      get: {
+        ...open,
+        tags: ['dashboard'],
+        summary: 'The web dashboard (dist/web, built by npm run build); its other files are served under / too. The page asks for a token and calls this API with it',
+        responses: { '200': { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } }, '503': { description: 'the dashboard is not built: a page saying how to build it', content: { 'text/html': { schema: { type: 'string' } } } } },
+      },
+    },
     [TOKENS_PATH]: {
       get: { tags: ['tokens'], summary: 'List tokens, without secrets (admin)', responses: { '200': { description: 'tokens', ...json({ type: 'object', properties: { items: { type: 'array', items: ref('TokenEntry') } } }) }, ...COMMON_FAILURES } },
       post: {
@@ -158,7 +179,7 @@ function servicePaths(): Record<string, Json> {
 }
 
 function schemas(): Record<string, Json> {
-  const out: Record<string, Json> = { Status: STATUS_SCHEMA, AuditEntry: AUDIT_ENTRY_SCHEMA, TokenEntry: TOKEN_ENTRY_SCHEMA, TokenRequest: schemaOf(TokenRequest) }
+  const out: Record<string, Json> = { Status: STATUS_SCHEMA, AuditEntry: AUDIT_ENTRY_SCHEMA, TokenEntry: TOKEN_ENTRY_SCHEMA, TokenRequest: schemaOf(TokenRequest), LedgerEntry: LEDGER_ENTRY_SCHEMA, SampleBatch: { ...schemaOf(SampleBatch), description: 'a node agent batch: (agentId, seq) numbers it for exactly-once retries; every sample is of the batch node' }, UtilizationReport: UTILIZATION_REPORT_SCHEMA, ...REPORT_OPENAPI_SCHEMAS }
   for (const k of KINDS) {
     out[k.kind] = schemaOf(k.schema)
     out[`${k.kind}List`] = {
@@ -176,9 +197,9 @@ let cached: Json | undefined
 export function openApiDocument(): Json {
   cached ??= {
     openapi: '3.1.0',
-    info: { title: 'gpuplane API', version: '0.1.0', description: 'Kubernetes-style objects of resource.k8s.io/v1 and gpuplane.io/v1alpha1, with tokens and an audit log' },
+    info: { title: 'gpuplane API', version: '0.1.0', description: 'Kubernetes-style objects of resource.k8s.io/v1 and gpuplane.io/v1alpha1, with tokens, an audit log, the gateway usage ledger, GPU telemetry and usage reports' },
     security: [{ bearer: [] }],
-    paths: Object.assign({}, servicePaths(), ...KINDS.map(kindPaths)),
+    paths: Object.assign({}, servicePaths(), usageOpenApiPaths(), telemetryOpenApiPaths(), reportOpenApiPaths(), ...KINDS.map(kindPaths)),
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: schemas() },
   }
   return cached

@@ -98,8 +98,8 @@ describe('IntervalTracker', () => {
   })
 })
 
-/** Property runs: modest by default, GPUPLANE_PROPERTY_RUNS for more. */
-const RUNS = Number(process.env.GPUPLANE_PROPERTY_RUNS ?? 0)
+/** Property runs: modest by default, PROPERTY_RUNS for more. */
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 0)
 const NAMESPACES = ['team', 'lab']
 
 type Op =

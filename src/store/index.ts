@@ -4,6 +4,9 @@ import type { BackendOptions } from './backend.ts'
 import { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.ts'
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts'
 import type { Store } from './types.ts'
+import { SqliteTelemetryStore } from './sqlite/telemetry.ts'
+import { PostgresTelemetryStore } from './postgres/telemetry.ts'
+import type { TelemetryStore } from '../telemetry/types.ts'
 
 export type * from './types.ts'
 export { LATEST_SCHEMA_VERSION } from './migrations.ts'
@@ -36,4 +39,19 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     throw e
   }
   return store
+}
+
+/**
+ * The TelemetryStore beside a Store: the same SQLite connection or PostgreSQL pool (and schema),
+ * so telemetry needs no second database and closes with the store. UNAVAILABLE for another Store.
+ */
+export function openTelemetryStore(store: Store): TelemetryStore {
+  // The connection and pool are the stores' private fields (read here, not widened on the classes,
+  // so the Store interface stays as it is); both live as long as the store.
+  if (store instanceof SqliteStore) return new SqliteTelemetryStore((store as unknown as { db: ConstructorParameters<typeof SqliteTelemetryStore>[0] }).db, store.path)
+  if (store instanceof PostgresStore) {
+    const inner = store as unknown as { pool: ConstructorParameters<typeof PostgresTelemetryStore>[0]; where: string }
+    return new PostgresTelemetryStore(inner.pool, inner.where)
+  }
+  throw new GpuplaneError('UNAVAILABLE', 'telemetry needs a SQLite (--db) or PostgreSQL (--postgres) store; this store keeps no telemetry')
 }

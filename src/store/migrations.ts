@@ -17,6 +17,12 @@
 //             (advanced by each commit made with an allocationEpoch), compacted_revision.
 //   audit     append-only log: id, time, actor, action, kind, namespace, name, result, detail.
 //   tokens    API tokens: id, sha256 hash (unique), namespace (NULL for admin), description, created_at.
+//   usage_ledger  the gateway's append-only usage ledger (ledger.ts): seq (append order), id (the
+//             request id, unique: the idempotency key), time (ms), namespace, agent, model,
+//             endpoint, outcome, tokens, cost_micro, requests, status, reason, reserved_tokens, latency_ms.
+//   telemetry_*  utilization (src/store/{sqlite,postgres}/telemetry.ts): raw samples keyed by
+//             (time_ms, node, device, namespace, workload), minute/hour rollups keyed by step_ms and
+//             start_ms, allocation intervals, and each agent's last batch seq (exactly-once ingest).
 //   schema_migrations  version, name, applied_at of every migration applied (created by the runner).
 //
 // PostgreSQL keeps documents as `json`, not `jsonb`: jsonb reorders keys (shortest first), so
@@ -151,10 +157,173 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'usage ledger',
+    sqlite: `
+      CREATE TABLE usage_ledger (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        time INTEGER NOT NULL,
+        namespace TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        model TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        cost_micro INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        reason TEXT,
+        reserved_tokens INTEGER,
+        latency_ms INTEGER
+      );
+      CREATE INDEX usage_ledger_time ON usage_ledger (time);
+      CREATE INDEX usage_ledger_namespace_time ON usage_ledger (namespace, time);
+    `,
+    postgres: `
+      CREATE TABLE usage_ledger (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        time BIGINT NOT NULL,
+        namespace TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        model TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        cost_micro BIGINT NOT NULL,
+        requests INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        reason TEXT,
+        reserved_tokens BIGINT,
+        latency_ms BIGINT
+      );
+      CREATE INDEX usage_ledger_time ON usage_ledger (time);
+      CREATE INDEX usage_ledger_namespace_time ON usage_ledger (namespace, time);
+    `,
+  },
+  {
+    version: 5,
+    name: 'telemetry: utilization samples, their minute and hour rollups, allocation intervals, agent batch sequence numbers',
+    sqlite: `
+      CREATE TABLE telemetry_samples (
+        time_ms BIGINT NOT NULL,
+        node TEXT NOT NULL,
+        device TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        uuid TEXT,
+        gpu_model TEXT,
+        share DOUBLE PRECISION NOT NULL,
+        used_percent DOUBLE PRECISION NOT NULL,
+        sm_util DOUBLE PRECISION NOT NULL,
+        mem_used BIGINT NOT NULL,
+        mem_total BIGINT NOT NULL,
+        power DOUBLE PRECISION,
+        processes TEXT,
+        PRIMARY KEY (time_ms, node, device, namespace, workload)
+      ) WITHOUT ROWID;
+      CREATE TABLE telemetry_rollups (
+        step_ms BIGINT NOT NULL,
+        start_ms BIGINT NOT NULL,
+        node TEXT NOT NULL,
+        device TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        gpu_model TEXT,
+        share DOUBLE PRECISION NOT NULL,
+        used_percent DOUBLE PRECISION NOT NULL,
+        sm_util DOUBLE PRECISION NOT NULL,
+        mem_used DOUBLE PRECISION NOT NULL,
+        samples BIGINT NOT NULL,
+        PRIMARY KEY (step_ms, start_ms, node, device, namespace, workload)
+      ) WITHOUT ROWID;
+      CREATE TABLE telemetry_intervals (
+        node TEXT NOT NULL,
+        device TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        gpu_model TEXT NOT NULL,
+        share DOUBLE PRECISION NOT NULL,
+        gpu_uuid TEXT,
+        is_partition INTEGER,
+        from_ms BIGINT NOT NULL,
+        to_ms BIGINT,
+        PRIMARY KEY (node, device, namespace, workload, from_ms)
+      );
+      CREATE UNIQUE INDEX telemetry_intervals_open ON telemetry_intervals (node, device, namespace, workload) WHERE to_ms IS NULL;
+      CREATE INDEX telemetry_intervals_from ON telemetry_intervals (from_ms);
+      CREATE TABLE telemetry_agents (
+        agent_id TEXT PRIMARY KEY,
+        node TEXT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL
+      );
+    `,
+    postgres: `
+      CREATE TABLE telemetry_samples (
+        time_ms BIGINT NOT NULL,
+        node TEXT NOT NULL,
+        device TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        uuid TEXT,
+        gpu_model TEXT,
+        share DOUBLE PRECISION NOT NULL,
+        used_percent DOUBLE PRECISION NOT NULL,
+        sm_util DOUBLE PRECISION NOT NULL,
+        mem_used BIGINT NOT NULL,
+        mem_total BIGINT NOT NULL,
+        power DOUBLE PRECISION,
+        processes TEXT,
+        PRIMARY KEY (time_ms, node, device, namespace, workload)
+      );
+      CREATE TABLE telemetry_rollups (
+        step_ms BIGINT NOT NULL,
+        start_ms BIGINT NOT NULL,
+        node TEXT NOT NULL,
+        device TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        gpu_model TEXT,
+        share DOUBLE PRECISION NOT NULL,
+        used_percent DOUBLE PRECISION NOT NULL,
+        sm_util DOUBLE PRECISION NOT NULL,
+        mem_used DOUBLE PRECISION NOT NULL,
+        samples BIGINT NOT NULL,
+        PRIMARY KEY (step_ms, start_ms, node, device, namespace, workload)
+      );
+      CREATE TABLE telemetry_intervals (
+        node TEXT NOT NULL,
+        device TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        gpu_model TEXT NOT NULL,
+        share DOUBLE PRECISION NOT NULL,
+        gpu_uuid TEXT,
+        is_partition INTEGER,
+        from_ms BIGINT NOT NULL,
+        to_ms BIGINT,
+        PRIMARY KEY (node, device, namespace, workload, from_ms)
+      );
+      CREATE UNIQUE INDEX telemetry_intervals_open ON telemetry_intervals (node, device, namespace, workload) WHERE to_ms IS NULL;
+      CREATE INDEX telemetry_intervals_from ON telemetry_intervals (from_ms);
+      CREATE TABLE telemetry_agents (
+        agent_id TEXT PRIMARY KEY,
+        node TEXT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL
+      );
+    `,
+  },
 ]
 
 /** The schema version this code migrates to (readiness checks compare the store's with it). */
-export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
+// The highest version, not the last entry: reserved versions may be appended out of order (5 before 4).
+export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 
 /** The table the runner records applied migrations in; the same SQL works on both backends. */
 export const SCHEMA_MIGRATIONS_TABLE = `

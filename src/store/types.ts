@@ -1,4 +1,4 @@
-// The Store interface: how gpuplane keeps objects, their history for watches, tokens and the audit log.
+// The Store interface: how gpuplane keeps objects, their history for watches, tokens, the audit log and the usage ledger.
 //
 // One contract, two implementations (sqlite/ on better-sqlite3, the embedded default; postgres/ on
 // pg, for several server replicas), both run against the same contract suite (store.contract.ts).
@@ -133,6 +133,61 @@ export interface TokenRecord {
   createdAt: string
 }
 
+/** How a gateway request ended (ledger.ts has the rules). */
+export type LedgerOutcome = 'completed' | 'failed' | 'released' | 'refused'
+
+/**
+ * One gateway request in the usage ledger: what its counters ended up holding (never a reservation
+ * left over). Append-only; `id` is the idempotency key (the request id), so a retried append of the
+ * same entry adds nothing. Refused requests count nothing (0 tokens, 0 cost, 0 requests). The
+ * fields a counter rebuild reads are those of governance/rebuild.ts's UsageRecord.
+ */
+export interface LedgerEntry {
+  /** The request id: unique per request, the idempotency key. */
+  id: string
+  /** Assigned by the store on append, increasing in append order (ignored on input). */
+  seq?: number
+  /** When the request was admitted (refused), ms since the epoch: the windows its counters belong to. */
+  time: number
+  namespace: string
+  agent: string
+  /** The Model name clients send. */
+  model: string
+  /** chat, completions or embeddings. */
+  endpoint: string
+  outcome: LedgerOutcome
+  promptTokens: number
+  completionTokens: number
+  /** Micro-dollars at the Model's prices of the time. */
+  costMicro: number
+  /** 1 when the request counts against request limits (it reached the upstream), else 0. */
+  requests: 0 | 1
+  /** The HTTP status the client got (499: the client left first). */
+  status: number
+  /** For refusals: the limit (counter key, class and window) or the outage that refused it. */
+  reason?: string
+  /** Tokens reserved at admission (prompt bound plus max_tokens per completion). */
+  reservedTokens?: number
+  /** Milliseconds from the request's arrival to its settlement. */
+  latencyMs?: number
+}
+
+/** Filters of queryUsage; every one optional. Entries come oldest first (by seq). */
+export interface UsageQuery {
+  /** Entries with time >= from (ms since the epoch). */
+  from?: number
+  /** Entries with time < to (ms since the epoch). */
+  to?: number
+  namespace?: string
+  agent?: string
+  model?: string
+  outcome?: string
+  /** Entries with seq greater than this (paging). */
+  after?: number
+  /** At most this many (default USAGE_DEFAULT_LIMIT, at most USAGE_MAX_LIMIT). */
+  limit?: number
+}
+
 export interface Store {
   /** Applies every pending schema migration (versioned, in order, each in its own transaction). */
   migrate(): Promise<void>
@@ -166,6 +221,11 @@ export interface Store {
 
   appendAudit(entry: AuditEntry): Promise<void>
   queryAudit(query?: AuditQuery): Promise<AuditEntry[]>
+
+  /** Appends usage entries in one transaction, skipping ids already present; returns how many were new. */
+  appendUsage(entries: readonly LedgerEntry[]): Promise<number>
+  /** Ledger entries matching the query, oldest (lowest seq) first. */
+  queryUsage(query?: UsageQuery): Promise<LedgerEntry[]>
 
   saveToken(token: TokenRecord): Promise<void>
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>

@@ -59,7 +59,7 @@ describe('SampleBuffer', () => {
         assert.deepEqual(sent, [...sent].sort((x, y) => x - y), 'sent in order')
         assert.equal(new Set(sent).size, sent.length, 'none twice')
       }),
-      { numRuns: Number(process.env.GPUPLANE_PROPERTY_RUNS ?? 100) },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 100) },
     )
   })
 

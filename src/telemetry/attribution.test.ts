@@ -5,8 +5,8 @@ import fc from 'fast-check'
 import { attribute } from './attribution.ts'
 import type { AllocationInterval, UtilizationSample } from './types.ts'
 
-/** Property runs: modest by default, more with GPUPLANE_PROPERTY_RUNS. */
-const RUNS = Number(process.env.GPUPLANE_PROPERTY_RUNS ?? 200)
+/** Property runs: modest by default, more with PROPERTY_RUNS. */
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 200)
 const GB = 1024 ** 3
 
 function sample(extra: Partial<UtilizationSample> = {}): UtilizationSample {

@@ -10,7 +10,7 @@ import { dirtyWindows, usageTotalsOf } from './usage-totals.ts'
 
 const H = 3_600_000
 const T0 = Date.UTC(2026, 10, 1)
-const RUNS = Number(process.env.GPUPLANE_PROPERTY_RUNS ?? 100)
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 100)
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`)
 
 function iv(workload: string, device: string, share: number, from: number, to?: number, namespace = 'research'): AllocationInterval {

@@ -267,7 +267,7 @@ export function runTelemetryStoreContract(make: MakeTelemetryStore): void {
             })
           },
         ),
-        { numRuns: Number(process.env.GPUPLANE_PROPERTY_RUNS ?? 15) },
+        { numRuns: Number(process.env.PROPERTY_RUNS ?? 15) },
       ))
 
     for (const probes of [undefined, '0']) {
@@ -330,7 +330,7 @@ function usageTotalsProperty(make: MakeTelemetryStore): Promise<void> {
         })
       },
     ),
-    { numRuns: Number(process.env.GPUPLANE_PROPERTY_RUNS ?? 15) },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 15) },
   )
 }
 

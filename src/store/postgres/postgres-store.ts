@@ -57,13 +57,16 @@ import type {
   ObjectKey,
   Store,
   StoredObject,
+  LedgerEntry,
   TokenRecord,
+  UsageQuery,
   WatchEvent,
   WatchEventType,
   Write,
 } from '../types.ts'
 import { describeUrl, isRetryable, postgresError } from './errors.ts'
 import { GroupCommit } from './group-commit.ts'
+import { appendUsage, queryUsage } from './ledger.ts'
 
 
 export interface PostgresStoreOptions extends BackendOptions {
@@ -236,6 +239,14 @@ export class PostgresStore implements Store {
     const { where, values } = auditConditions(query, (i) => `$${i}`)
     const rows = await this.query<AuditRow>(`SELECT * FROM audit ${where} ORDER BY id LIMIT ${limit}`, values)
     return rows.map(auditEntry)
+  }
+
+  async appendUsage(entries: readonly LedgerEntry[]): Promise<number> {
+    return appendUsage((sql, values) => this.query(sql, values), entries)
+  }
+
+  async queryUsage(query: UsageQuery = {}): Promise<LedgerEntry[]> {
+    return queryUsage((sql, values) => this.query(sql, values), query)
   }
 
   async saveToken(token: TokenRecord): Promise<void> {

@@ -39,7 +39,8 @@ import {
   type TokenRow,
 } from '../backend.ts'
 import { checkSchemaKnown, MIGRATIONS, SCHEMA_MIGRATIONS_TABLE } from '../migrations.ts'
-import { encodeObject, keyOfWrite, keyString, normalizeKey, parseRevision, planCommit, type PlannedCommit } from '../objects.ts'
+import { encodeObject, keyOfWrite, keyString, normalizeKey, parseRevision, planCommit, storedJson, type PlannedCommit } from '../objects.ts'
+import { appendUsage, queryUsage } from './ledger.ts'
 import type {
   AuditEntry,
   AuditQuery,
@@ -50,7 +51,9 @@ import type {
   ObjectKey,
   Store,
   StoredObject,
+  LedgerEntry,
   TokenRecord,
+  UsageQuery,
   WatchEvent,
   WatchEventType,
   Write,
@@ -75,6 +78,7 @@ export class SqliteStore implements Store {
   private readonly keep: number
   private readonly now: () => Date
   private closed = false
+  private commitTx?: Database.Transaction<(writes: Write[], epoch: number | undefined) => StoredObject[]>
 
   /** Opens (creating if needed) the database at `path` (':memory:' for a private in-memory one). Call migrate() before use. */
   constructor(
@@ -168,26 +172,27 @@ export class SqliteStore implements Store {
   async commit(writes: Write[], options: CommitOptions = {}): Promise<StoredObject[]> {
     const epoch = options.allocationEpoch
     if (writes.length === 0 && epoch === undefined) return []
-    return this.run(() =>
-      this.db
-        .transaction(() => {
-          const meta = this.meta()
-          if (epoch !== undefined && epoch !== meta.allocation_epoch) {
-            throw new GpuplaneError('CONFLICT', `another allocation committed since epoch ${epoch} (now ${meta.allocation_epoch}): read again and decide again`)
-          }
-          const revision = meta.revision + writes.length
-          this.stmt('UPDATE meta SET revision = ?, allocation_epoch = ? WHERE id = 1').run(revision, meta.allocation_epoch + (epoch === undefined ? 0 : 1))
-          const plan = planCommit(writes, this.current(writes), meta.revision, { now: this.now() })
-          this.persist(plan)
-          const compactTo = compactionPoint(revision, meta.compacted_revision, this.keep)
-          if (compactTo !== undefined) {
-            this.stmt('DELETE FROM events WHERE revision <= ?').run(compactTo)
-            this.stmt('UPDATE meta SET compacted_revision = ? WHERE id = 1').run(compactTo)
-          }
-          return plan.results
-        })
-        .immediate(),
-    )
+    return this.run(() => this.commitTransaction().immediate(writes, epoch))
+  }
+
+  /** The transaction of commit(), made once: better-sqlite3's transaction() builds four wrapper functions per call. */
+  private commitTransaction(): Database.Transaction<(writes: Write[], epoch: number | undefined) => StoredObject[]> {
+    return (this.commitTx ??= this.db.transaction((writes: Write[], epoch: number | undefined) => {
+      const meta = this.meta()
+      if (epoch !== undefined && epoch !== meta.allocation_epoch) {
+        throw new GpuplaneError('CONFLICT', `another allocation committed since epoch ${epoch} (now ${meta.allocation_epoch}): read again and decide again`)
+      }
+      const revision = meta.revision + writes.length
+      this.stmt('UPDATE meta SET revision = ?, allocation_epoch = ? WHERE id = 1').run(revision, meta.allocation_epoch + (epoch === undefined ? 0 : 1))
+      const plan = planCommit(writes, this.current(writes), meta.revision, { now: this.now() })
+      this.persist(plan)
+      const compactTo = compactionPoint(revision, meta.compacted_revision, this.keep)
+      if (compactTo !== undefined) {
+        this.stmt('DELETE FROM events WHERE revision <= ?').run(compactTo)
+        this.stmt('UPDATE meta SET compacted_revision = ? WHERE id = 1').run(compactTo)
+      }
+      return plan.results
+    }))
   }
 
   async allocationEpoch(): Promise<number> {
@@ -239,6 +244,14 @@ export class SqliteStore implements Store {
     })
   }
 
+  async appendUsage(entries: readonly LedgerEntry[]): Promise<number> {
+    return this.run(() => appendUsage(this.db, (sql) => this.stmt(sql), entries))
+  }
+
+  async queryUsage(query: UsageQuery = {}): Promise<LedgerEntry[]> {
+    return this.run(() => queryUsage((sql) => this.stmt(sql), query))
+  }
+
   async saveToken(token: TokenRecord): Promise<void> {
     const values = tokenValues(token)
     this.run(() => {
@@ -268,6 +281,18 @@ export class SqliteStore implements Store {
 
   async deleteToken(id: string): Promise<boolean> {
     return this.run(() => this.stmt('DELETE FROM tokens WHERE id = ?').run(id).changes > 0)
+  }
+
+  /**
+   * Group commit (not part of the Store interface; src/server/group-commit.ts uses it): runs `fn`
+   * in one write transaction, so that the writes it makes reach the WAL in one commit. Each store
+   * write inside stays atomic on its own (a nested transaction is a savepoint: one that fails is
+   * undone alone and its promise rejects). Nothing fn wrote is durable before this returns; when
+   * the final commit fails, everything is undone and this throws — callers must then treat every
+   * write of the group as failed, whatever its promise says.
+   */
+  group(fn: () => void): void {
+    this.run(() => this.db.transaction(fn).immediate())
   }
 
   async close(): Promise<void> {
@@ -329,13 +354,13 @@ export class SqliteStore implements Store {
     for (const { key, object } of plan.rows.values()) {
       if (object) {
         const labels = encodeObject(object.metadata.labels ?? {})
-        upsert.run(key.kind, key.namespace, key.name, object.metadata.uid, Number(object.metadata.resourceVersion), labels, encodeObject(object))
+        upsert.run(key.kind, key.namespace, key.name, object.metadata.uid, Number(object.metadata.resourceVersion), labels, storedJson(object))
       } else {
         remove.run(key.kind, key.namespace, key.name)
       }
     }
     const event = this.stmt('INSERT INTO events (revision, type, kind, namespace, name, json) VALUES (?, ?, ?, ?, ?, ?)')
-    for (const e of plan.events) event.run(e.revision, e.type, e.key.kind, e.key.namespace, e.key.name, encodeObject(e.object))
+    for (const e of plan.events) event.run(e.revision, e.type, e.key.kind, e.key.namespace, e.key.name, storedJson(e.object))
   }
 }
 
