@@ -246,6 +246,32 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 180_
     }
   })
 
+  test('governance: real gateway traffic of a demo agent shows as token use against its cap', async () => {
+    // The server printed the gateway's address and each demo agent's key once on stderr.
+    const gateway = /AI gateway on (http:\/\/\S+)\/v1/.exec(serverLog)?.[1]
+    const key = /demo agent key of research\/notebook-assistant [^:]*: (\S+)/.exec(serverLog)?.[1]
+    assert.ok(gateway && key, `the server printed the gateway address and the demo key: ${serverLog.slice(0, 2000)}`)
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${gateway}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo-echo', messages: [{ role: 'user', content: 'hello from the dashboard test' }] }) })
+      assert.equal(r.status, 200, `the demo agent's call is admitted: ${await r.text()}`)
+    }
+    // What the ledger holds for the agent today (its writer flushes within ~50 ms).
+    let used = 0
+    await waitFor('the calls in the ledger', async () => {
+      const { body } = await call('GET', `${GP}/usage?namespace=research&agent=notebook-assistant&outcome=completed`)
+      const items = (body.items ?? []) as Array<{ promptTokens: number; completionTokens: number }>
+      used = items.reduce((n, e) => n + e.promptTokens + e.completionTokens, 0)
+      return items.length >= 2 ? true : undefined
+    })
+    // A fresh load (the page may hold the previous test's answers).
+    await page.goto(base + '/#/governance')
+    await page.reload()
+    const row = page.locator('[data-table="agents"] tr', { hasText: 'notebook-assistant' })
+    await row.filter({ hasText: `${used.toLocaleString('en-US')} / 200,000 tokens per day` }).waitFor()
+    await page.locator('section[aria-labelledby="usage-h"] .chart svg').first().waitFor()
+    await shot('10-governance-real-usage')
+  })
+
   test('a namespace token: its namespace only, no kill switch', async () => {
     const created = await call('POST', `${GP}/tokens`, { namespace: 'research' })
     assert.equal(created.status, 201, `a namespace token is created: ${JSON.stringify(created.body)}`)

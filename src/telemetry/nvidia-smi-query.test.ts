@@ -113,6 +113,26 @@ describe('device names', () => {
   })
 })
 
+describe('a real read by the agent on an H200 (test/fixtures/nvidia-smi/h200-device)', () => {
+  test('the agent\'s own --query-gpu columns parse and name the GPU as the inventory publishes it', () => {
+    const { host } = inventoryFromNvidiaSmi({ xml: read('nvidia-smi/h200-device/nvidia-smi-q.xml'), node: 'h200-device' })
+    const map = deviceMapFromHost(host, migDeviceName)
+    const rows = parseQueryGpu(read('nvidia-smi/h200-device/query-gpu-agent.csv'))
+    assert.equal(rows.length, 1, 'one GPU')
+    const { samples, skipped } = samplesFromQuery(rows, parseComputeApps(read('nvidia-smi/h200-device/compute-apps.csv')), { node: 'h200-device', time: 1, map, useOwnClock: true })
+    assert.deepEqual(skipped, [], 'nothing skipped')
+    assert.deepEqual(samples, [{ time: 1, node: 'h200-device', device: 'gpu-0', uuid: 'GPU-80dcfe62-e563-29ba-160f-546f61f15b70', smUtil: 0, memUsedBytes: 0, memTotalBytes: 143771 * MIB, powerWatts: 82.78 }], 'the idle H200 as read')
+  })
+
+  test('the compute-apps header nvidia-smi really prints (used_gpu_memory) gives each process its memory', () => {
+    const header = read('nvidia-smi/h200-device/compute-apps.csv').trim()
+    assert.equal(header, 'gpu_uuid, pid, used_gpu_memory [MiB]', 'the recorded header, for an idle GPU')
+    // The process row is written in that header's format (the recorded GPU had no process).
+    const apps = parseComputeApps(`${header}\nGPU-80dcfe62-e563-29ba-160f-546f61f15b70, 4242, 20080 MiB\n`)
+    assert.deepEqual(apps, [{ gpuUuid: 'GPU-80dcfe62-e563-29ba-160f-546f61f15b70', pid: 4242, usedBytes: 20080 * MIB }], 'memory read from used_gpu_memory')
+  })
+})
+
 /** The host of the DCGM fixture: the real H100 and an A100 with two MIG devices (GPU instances 1 and 9). */
 function dcgmHost(): HostInfo {
   return {

@@ -152,7 +152,9 @@ export function parseComputeApps(text: string): ComputeApp[] {
   const { header, rows } = csvLines(text)
   const columns = parseHeader(header)
   const at = (key: string) => columns.findIndex((c) => c.key === key)
-  const [uuidAt, pidAt, memAt] = [at('gpu_uuid'), at('pid'), at('used_memory')]
+  // Asked for `used_memory`, nvidia-smi (driver 580) heads the column `used_gpu_memory [MiB]` (read on a real H200).
+  const memAt = at('used_memory') >= 0 ? at('used_memory') : at('used_gpu_memory')
+  const [uuidAt, pidAt] = [at('gpu_uuid'), at('pid')]
   if (uuidAt < 0 || pidAt < 0) throw fail(`compute apps: the header "${header.trim()}" needs gpu_uuid and pid (--query-compute-apps=gpu_uuid,pid,used_memory)`, 1)
   return rows.map(({ cells, line }) => {
     if (cells.length !== columns.length) throw fail(`compute apps: expected ${columns.length} values, got ${cells.length}`, line)
