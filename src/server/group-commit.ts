@@ -14,6 +14,7 @@
 // queued: they see what is committed. Stores without group() (PostgreSQL: writes are round trips
 // already overlapped by the pool) are returned as they are.
 import type { Store } from '../store/types.ts'
+import { wrapStoreMethods } from './store-proxy.ts'
 
 /** The writes that are grouped; every other method is called straight through. */
 const GROUPED = new Set(['create', 'update', 'updateStatus', 'delete', 'commit', 'appendAudit'])
@@ -60,24 +61,10 @@ export function groupCommits(store: Store): Store {
     }
     batch.forEach((q, i) => results[i]!.then(q.resolve, q.reject))
   }
-  // One wrapper per method, made at its first use.
-  const wrappers = new Map<PropertyKey, { value: unknown; wrapper: unknown }>()
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown
-      if (typeof value !== 'function') return value
-      const known = wrappers.get(prop)
-      if (known?.value === value) return known.wrapper
-      const method = value as (...args: unknown[]) => Promise<unknown>
-      const wrapper = !GROUPED.has(String(prop))
-        ? method.bind(target)
-        : (...args: unknown[]) =>
-            new Promise((resolve, reject) => {
-              if (queue.length === 0) setImmediate(flush)
-              queue.push({ call: () => method.apply(target, args), resolve, reject })
-            })
-      wrappers.set(prop, { value, wrapper })
-      return wrapper
-    },
-  })
+  return wrapStoreMethods(store, GROUPED, (method, target) => (...args: unknown[]) =>
+    new Promise((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush)
+      queue.push({ call: () => method.apply(target, args), resolve, reject })
+    }),
+  )
 }

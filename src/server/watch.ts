@@ -20,6 +20,7 @@ import { GpuplaneError } from '../common/errors.ts'
 import type { Store, StoredObject, WatchEvent } from '../store/types.ts'
 import type { ServerMetrics } from './metrics.ts'
 import { statusOf } from './status.ts'
+import { wrapStoreMethods } from './store-proxy.ts'
 
 /** How many changes one read of the history returns at most. */
 const PAGE = 500
@@ -85,27 +86,12 @@ export class WatchHub {
 
 /** The store with every write followed by hub.wake(), so this process's watches see it at once. */
 export function notifyingStore(store: Store, hub: WatchHub): Store {
-  // One wrapper per method, made at its first use (every API request and controller step goes through here).
-  const wrappers = new Map<PropertyKey, { value: unknown; wrapper: unknown }>()
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown
-      if (typeof value !== 'function') return value
-      const known = wrappers.get(prop)
-      if (known?.value === value) return known.wrapper
-      const method = value as (...a: unknown[]) => Promise<unknown>
-      const wrapper = !WRITE_METHODS.has(String(prop))
-        ? method.bind(target)
-        : async (...args: unknown[]) => {
-            try {
-              return await method.apply(target, args)
-            } finally {
-              hub.wake()
-            }
-          }
-      wrappers.set(prop, { value, wrapper })
-      return wrapper
-    },
+  return wrapStoreMethods(store, WRITE_METHODS, (method, target) => async (...args: unknown[]) => {
+    try {
+      return await method.apply(target, args)
+    } finally {
+      hub.wake()
+    }
   })
 }
 
