@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import type { ResourceClaim, ResourceSlice } from '../src/api/resource-v1.ts'
 import { allocate, AllocationState, Snapshot } from '../src/allocator/index.ts'
 import { classes, claimOf, dynamicMigNode, H100, NV, sharedGpuNode, wholeGpuNode } from './clusters.ts'
+import { median } from './stats.ts'
 
 interface Measurement {
   claims: number
@@ -147,10 +148,6 @@ function scenarioCBaseline(): Measurement {
 
 // ------------------------------------------------------------------------------------------------
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 function runChild(name: string): Measurement {
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--max-old-space-size=4096', import.meta.filename, '--scenario', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })

@@ -23,7 +23,7 @@
 // --chunks N: content chunks per streamed answer. --profile DIR writes a CPU profile of the minimal
 // proxy and of each gateway process into DIR (node --cpu-prof).
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -33,6 +33,7 @@ import { formatTable } from '../src/cli/table.ts'
 import { hashAgentKey } from '../src/governance/access.ts'
 import { freePort } from '../test/free-port.ts'
 import type { LoadJob, LoadResult } from './gateway-load.ts'
+import { cpuSeconds, median } from './stats.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const KEY = 'gp-bench-gateway-key-not-secret'
@@ -45,8 +46,6 @@ const TARGET_ADDED_P50_MS = 1
 
 /** The unrecorded warm-up pass per target and mode (ms). */
 const WARM_UP_PASS_MS = 1500
-/** USER_HZ of /proc/<pid>/stat times (100 on Linux). */
-const CLOCK_TICKS = 100
 
 const TARGETS = ['direct', 'proxy', 'gateway-memory', 'gateway-redis'] as const
 type Target = (typeof TARGETS)[number]
@@ -250,17 +249,6 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-/** User + system CPU seconds of a process so far, from /proc (undefined where there is none). */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    // utime and stime are fields 14 and 15 of stat(5), counted from the state field (3) here.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-  } catch {
-    return undefined
-  }
-}
 
 /** Deletes this run's counter keys (every gateway key is `gpuplane:tp/<namespace>/...`). */
 async function cleanRedis(url: string): Promise<void> {
@@ -355,11 +343,6 @@ function paired(a: RunRecord[], b: RunRecord[], f: (x: RunRecord, y: RunRecord) 
   return a.flatMap((x) => b.filter((y) => y.run === x.run).map((y) => f(x, y)))
 }
 
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b)
-  if (s.length === 0) return NaN
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100

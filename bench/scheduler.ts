@@ -25,6 +25,7 @@ import type { HostInfo } from '../src/inventory/types.ts'
 import { type Decision, Scheduler } from '../src/scheduler/scheduler.ts'
 import type { SchedNode } from '../src/scheduler/types.ts'
 import { clusterView } from '../src/scheduler/view.ts'
+import { median } from './stats.ts'
 
 interface Measurement {
   nodes: number
@@ -115,10 +116,6 @@ function scenarioGang(): Measurement {
 
 const SCENARIOS: Record<string, () => Measurement> = { trace: scenarioTrace, single: scenarioSingle, gang: scenarioGang }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 function round(x: number, digits = 0): number {
   const f = 10 ** digits

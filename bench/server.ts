@@ -24,7 +24,7 @@
 // (DIR, with its node_modules), so that the two versions meet the same machine load; each scenario
 // then names the baseline's median beside its own.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { freePort } from '../test/free-port.ts'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -35,6 +35,7 @@ import { deviceClasses } from '../src/inventory/publish.ts'
 import { ApiClient } from '../src/cli/client.ts'
 import { resolveKind } from '../src/cli/kinds.ts'
 import { formatTable } from '../src/cli/table.ts'
+import { cpuSeconds, median } from './stats.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const ADMIN_TOKEN = 'gp_bench-admin-token-not-secret'
@@ -47,8 +48,6 @@ const SCHEDULE_TIMEOUT_MS = 300_000
 const GPUS_PER_HOST = 8
 /** How often the driver lists the workloads after the submissions, to see them all scheduled. */
 const POLL_MS = 250
-/** USER_HZ of /proc/<pid>/stat times (100 on Linux). */
-const CLOCK_TICKS = 100
 
 type Backend = 'sqlite' | 'postgres'
 
@@ -316,16 +315,6 @@ async function stopServer(server: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-/** User + system CPU seconds of a process so far, from /proc (undefined where there is none). */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    // utime and stime are fields 14 and 15 of stat(5), counted from the state field (3) here.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-  } catch {
-    return undefined
-  }
-}
 
 // ---- the report ----
 
@@ -391,10 +380,6 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10

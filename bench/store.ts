@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { matchesLabels, parseLabelSelector } from '../src/api/labels.ts'
 import { openStore, type NewObject, type Store } from '../src/store/index.ts'
+import { median } from './stats.ts'
 
 const POSTGRES = process.env.GPUPLANE_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test'
 const SECONDS = 2
@@ -138,10 +139,6 @@ async function measure(backend: Backend): Promise<Figures> {
   return figures as Figures
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 async function main(): Promise<void> {
   const runs = process.argv.includes('--quick') ? 1 : 3

@@ -24,6 +24,7 @@ import { openStore, openTelemetryStore } from '../src/store/index.ts'
 import { SAMPLE_COLUMNS, sampleValues } from '../src/store/telemetry-sql.ts'
 import { chargeback, type ChargebackReport } from '../src/telemetry/chargeback.ts'
 import type { AllocationInterval, AttributedSample, TelemetryStore, UsageRow } from '../src/telemetry/types.ts'
+import { median } from './stats.ts'
 
 const QUICK = process.argv.includes('--quick')
 const POSTGRES = !process.argv.includes('--no-postgres')
@@ -43,11 +44,6 @@ const DAYS = 30
 const T0 = Date.UTC(2026, 9, 1)
 const GIB = 1024 ** 3
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
 /** `n` samples of 1,000 GPUs on 125 nodes every 10 s, in time order, as an agent fleet sends them. */
 function samples(n: number): AttributedSample[] {

@@ -21,6 +21,7 @@ import { openStore, openTelemetryStore } from '../src/store/index.ts'
 import type { Store } from '../src/store/types.ts'
 import { currentHoldings, diffHoldings, holdingKey, intervalOf, type Holding } from '../src/telemetry/intervals.ts'
 import type { TelemetryStore } from '../src/telemetry/types.ts'
+import { median } from './stats.ts'
 
 const { values: args } = parseArgs({ options: { count: { type: 'string', default: '2000' }, wave: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' }, out: { type: 'string', default: join(import.meta.dirname, 'results', 'tracker.json') } } })
 const COUNT = Number(args.count)
@@ -93,7 +94,6 @@ async function oneRun(mode: Mode): Promise<{ ms: number; intervals: string[] }> 
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const round3 = (x: number) => Math.round(x * 1000) / 1000
 
 const results: Array<{ incremental: number; relist: number; intervals: number }> = []
