@@ -4,8 +4,6 @@ import type { BackendOptions } from './backend.ts'
 import { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.ts'
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts'
 import type { Store } from './types.ts'
-import { SqliteTelemetryStore } from './sqlite/telemetry.ts'
-import { PostgresTelemetryStore } from './postgres/telemetry.ts'
 import type { TelemetryStore } from '../telemetry/types.ts'
 
 export type * from './types.ts'
@@ -46,12 +44,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
  * so telemetry needs no second database and closes with the store. UNAVAILABLE for another Store.
  */
 export function openTelemetryStore(store: Store): TelemetryStore {
-  // The connection and pool are the stores' private fields (read here, not widened on the classes,
-  // so the Store interface stays as it is); both live as long as the store.
-  if (store instanceof SqliteStore) return new SqliteTelemetryStore((store as unknown as { db: ConstructorParameters<typeof SqliteTelemetryStore>[0] }).db, store.path)
-  if (store instanceof PostgresStore) {
-    const inner = store as unknown as { pool: ConstructorParameters<typeof PostgresTelemetryStore>[0]; where: string }
-    return new PostgresTelemetryStore(inner.pool, inner.where)
-  }
+  // SQLite and PostgreSQL stores keep telemetry beside the objects; the store may be seen through the server's proxies.
+  const withTelemetry = store as Store & { telemetry?: () => TelemetryStore }
+  if (typeof withTelemetry.telemetry === 'function') return withTelemetry.telemetry()
   throw new GpuplaneError('UNAVAILABLE', 'telemetry needs a SQLite (--db) or PostgreSQL (--postgres) store; this store keeps no telemetry')
 }

@@ -67,6 +67,8 @@ import type {
 import { describeUrl, isRetryable, postgresError } from './errors.ts'
 import { GroupCommit } from './group-commit.ts'
 import { appendUsage, queryUsage } from './ledger.ts'
+import { PostgresTelemetryStore } from './telemetry.ts'
+import type { TelemetryStore } from '../../telemetry/types.ts'
 
 
 export interface PostgresStoreOptions extends BackendOptions {
@@ -91,6 +93,11 @@ export class PostgresStore implements Store {
   private readonly where: string
   private readonly group: GroupCommit
   private closed = false
+
+  /** Telemetry kept in this store's database, on its pool (lives as long as the store). */
+  telemetry(): TelemetryStore {
+    return new PostgresTelemetryStore(this.pool, this.where)
+  }
 
   /** A pool on `url` (postgres://user@host:port/db); no connection is made until the first call. Call migrate() before use. */
   constructor(url: string, options: PostgresStoreOptions = {}) {

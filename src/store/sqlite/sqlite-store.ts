@@ -41,6 +41,8 @@ import {
 import { checkSchemaKnown, MIGRATIONS, SCHEMA_MIGRATIONS_TABLE } from '../migrations.ts'
 import { encodeObject, keyOfWrite, keyString, normalizeKey, parseRevision, planCommit, storedJson, type PlannedCommit } from '../objects.ts'
 import { appendUsage, queryUsage } from './ledger.ts'
+import { SqliteTelemetryStore } from './telemetry.ts'
+import type { TelemetryStore } from '../../telemetry/types.ts'
 import type {
   AuditEntry,
   AuditQuery,
@@ -79,6 +81,11 @@ export class SqliteStore implements Store {
   private readonly now: () => Date
   private closed = false
   private commitTx?: Database.Transaction<(writes: Write[], epoch: number | undefined) => StoredObject[]>
+
+  /** Telemetry kept in this store's database, on its connection (lives as long as the store). */
+  telemetry(): TelemetryStore {
+    return new SqliteTelemetryStore(this.db, this.path)
+  }
 
   /** Opens (creating if needed) the database at `path` (':memory:' for a private in-memory one). Call migrate() before use. */
   constructor(
