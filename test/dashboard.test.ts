@@ -144,7 +144,10 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 180_
     await page.goto(base + '/#/cluster')
     for (const model of ['H100-80GB', 'A100-40GB', 'L40S-48GB', 'T4-16GB', 'A10-24GB']) await page.locator('section.model-group h2', { hasText: model }).first().waitFor()
     await page.locator('[data-node="h100-mig"]').waitFor()
-    assert.ok((await page.locator('[data-node="h100-sxm-0"] .nvlink-label', { hasText: 'h100-sxm-0-nvl0' }).count()) === 1, 'the NVLink domain of h100-sxm-0 is framed and named')
+    // Nodes and their slices arrive on separate watch streams: wait for the slice-drawn frame rather than sampling once.
+    const nvlink = page.locator('[data-node="h100-sxm-0"] .nvlink-label', { hasText: 'h100-sxm-0-nvl0' })
+    await nvlink.first().waitFor()
+    assert.equal(await nvlink.count(), 1, 'the NVLink domain of h100-sxm-0 is framed and named once')
     assert.equal(await page.locator('[data-node="vm-h100"] h3').innerText().then((t) => /virtual machine on h100-sxm-1/.test(t)), true, 'a VM node says which host it runs on')
     // The fixed MIG layout of h100-mig gpu-7: 3g.40gb on memory slices 4-7, i.e. starting half-way.
     const fixed = page.locator('[data-gpu="h100-mig/gpu-7"] .part', { hasText: '3g.40gb' })
