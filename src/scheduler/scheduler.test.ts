@@ -105,6 +105,21 @@ test('a gang is placed all together or not at all, holding nothing when it fails
   assert.deepEqual(twoOfTwo.map((d) => (d.ok ? d.node : '-')), ['a', 'b'])
 })
 
+test('stopWhen ends a batch early, after a prefix of the queue order, a gang whole and never before the first decision', () => {
+  const s = new Scheduler(view([host('a', 8), host('b', 8)]))
+  const batch = [workload('first', gpus(1)), workload('urgent', gpus(1), { priority: 100 }), ...[0, 1].map((i) => workload(`g${i}`, gpus(2), { gang: { group: 'pair', minMember: 2 } })), workload('last', gpus(1))]
+  let asked = 0
+  // Asked only once something is decided: 'urgent' (priority first), 'first', then asked again and the gang is not started.
+  const some = s.scheduleAll(batch, { stopWhen: () => ++asked >= 2 })
+  assert.deepEqual(some.map((d) => [d.workload, d.ok]), [['team/first', true], ['team/urgent', true]], 'decisions in input order, for the queue prefix only')
+  assert.equal(s.placementOf('team/g0'), undefined, 'nothing was decided past the stop')
+  // A gang is one unit: a stop after it leaves both members decided.
+  const rest = s.scheduleAll(batch.slice(2), { stopWhen: () => true })
+  assert.deepEqual(rest.map((d) => d.workload), ['team/g0', 'team/g1'], 'a batch always decides its first unit, a gang whole')
+  // Without stopWhen every workload gets a decision, as before.
+  assert.equal(new Scheduler(view([host('a', 8)])).scheduleAll(batch).length, batch.length)
+})
+
 test('higher priority goes first; the same input gives the same decisions', () => {
   const batch = [workload('low', gpus(8)), workload('high', gpus(8), { priority: 100 })]
   const run = () => new Scheduler(view([host('a', 8)])).scheduleAll(batch).map((d) => [d.workload, d.ok])

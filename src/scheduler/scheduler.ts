@@ -158,14 +158,20 @@ export class Scheduler {
    * Schedules a batch: highest priority first; within one priority, namespaces take turns by
    * weighted dominant share when quotas are known (lowest share next), else submission order.
    * Each gang is scheduled as a unit.
+   *
+   * `stopWhen`, asked before each workload or gang after the first: when it says true the batch
+   * ends there, and only the workloads decided so far have a decision (the others keep their place
+   * in the queue for a later batch). A server uses it to bound how long one batch holds its event
+   * loop; a batch always decides something, so batches after it make progress.
    */
-  scheduleAll(workloads: readonly Workload[]): Decision[] {
+  scheduleAll(workloads: readonly Workload[], options: { stopWhen?: () => boolean } = {}): Decision[] {
     const order = this.queueOrder(workloads).map((w) => ({ w }))
     const decisions = new Map<string, Decision>()
     const done = new Set<string>()
     for (const { w } of order) {
       const key = workloadKey(w)
       if (done.has(key)) continue
+      if (decisions.size > 0 && options.stopWhen?.() === true) break
       const gang = w.spec.gang
       if (!gang) {
         decisions.set(key, this.scheduleOne(w))
@@ -178,7 +184,7 @@ export class Scheduler {
         done.add(k)
       }
     }
-    return workloads.map((w) => decisions.get(workloadKey(w))!)
+    return workloads.flatMap((w) => decisions.get(workloadKey(w)) ?? [])
   }
 
   private queueOrder(workloads: readonly Workload[]): Workload[] {

@@ -218,6 +218,30 @@ test('a pending reason is written only when it changes', async () => {
   await store.close()
 })
 
+test('sliced background passes reach the whole queue: what does not fit is skipped until the sweep ends, what fits behind it is placed', async () => {
+  const store = await openStore({ sqlite: ':memory:' })
+  await store.create(cluster())
+  // One workload or gang per pass: without the sweep's memory, every pass would decide the head again.
+  const controller = new Controller(store, { sliceMs: 0, intervalMs: 5 })
+  await controller.start()
+  try {
+    for (let i = 0; i < 6; i++) await store.create(workload(`huge-${i}`, 5))
+    for (let i = 0; i < 3; i++) await store.create(workload(`one-${i}`, 1))
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      const items = (await store.list('Workload')).items
+      const done = items.every((w) => (w.metadata.name.startsWith('one-') ? phase(w).phase === 'Scheduled' : /insufficient/.test(phase(w).reason ?? '')))
+      if (done) break
+      assert.ok(Date.now() < deadline, `not every workload was decided: ${JSON.stringify(items.map((w) => [w.metadata.name, phase(w)]))}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    assert.equal((await allocatedDevices(store)).size, 3)
+  } finally {
+    await controller.stop()
+    await store.close()
+  }
+})
+
 test('a commit that loses to another writer (epoch moved) is re-read and retried', async () => {
   const inner = await openStore({ sqlite: ':memory:' })
   await inner.create(cluster())

@@ -15,7 +15,13 @@
 // that preempts is a commit of its own. CONFLICT (another replica allocated since the epoch) and
 // any other sign of a stale view (a conditional write that failed) rebuild the view and retry, a
 // bounded number of times with a growing, jittered pause. Workloads that do not fit get
-// `{phase: Pending, reason}`, written only when the reason changes.
+// `{phase: Pending, reason}`, written only when the reason changes. The background loop decides
+// for about SLICE_MS at a time (the API shares the event loop: a queue of hundreds would
+// otherwise hold every request for the whole pass); what is left waits in order for the next
+// pass, which starts at once. The passes of one such sweep skip the workloads an earlier pass of it
+// found unschedulable (their reason is written), so that the sweep reaches the end of the queue
+// rather than deciding its head again; the next sweep takes them again. reconcileOnce() decides
+// the whole queue.
 //
 // Deleting a Workload frees its devices without finalizers: the controller sees it gone and
 // deletes the claims made for it (and clears the allocation of claims it named) in its next round.
@@ -48,6 +54,8 @@ export interface ControllerOptions {
   metrics?: Registry | { registry: Registry }
   /** Pause between rounds (default DEFAULT_INTERVAL_MS). */
   intervalMs?: number
+  /** How long a background pass decides before leaving the rest of the queue to the next pass (default SLICE_MS; 0: one workload or gang per pass). */
+  sliceMs?: number
   /** Scheduling profile (default the scheduler's default profile). */
   profile?: Profile
   /** The clock of preemption times and disruption budgets (default the system clock). */
@@ -73,6 +81,8 @@ const BACKOFF_MS = 5
 const MAX_BACKOFF_MS = 5_000
 /** Without changes, the queue is still looked at this often (disruption-budget windows pass). */
 const IDLE_PASS_MS = 10_000
+/** Longest run of scheduling decisions of a background pass before the rest waits for the next pass (the API shares the event loop). */
+export const SLICE_MS = 20
 /** Placements committed between two yields to the event loop (the API shares the process). */
 const COMMITS_PER_YIELD = 1
 /** Pending reasons written per commit. */
@@ -87,6 +97,7 @@ export class Controller {
   private readonly state: PlacementState
   private readonly log: ControllerLogger
   private readonly intervalMs: number
+  private readonly sliceMs: number
   private readonly now: () => Date
 
   /** The allocation epoch the view is at: read before the changes, advanced by each commit of ours. */
@@ -94,6 +105,10 @@ export class Controller {
   private changedSincePass = true
   private lastPass = 0
   private pending = 0
+  /** The last pass stopped at its time slice with workloads left undecided: the loop goes on without a pause. */
+  private unfinished = false
+  /** Workloads a pass of the unfinished sweep found unschedulable: left out until the sweep ends. */
+  private readonly sweepFailed = new Set<string>()
 
   private stopped = true
   private loop?: Promise<void>
@@ -109,6 +124,7 @@ export class Controller {
     const registry = options.metrics === undefined ? new Registry() : 'registry' in options.metrics ? options.metrics.registry : options.metrics
     this.metrics = controllerMetrics(registry, () => (this.state.scheduler ? { snapshot: this.state.scheduler.view.snapshot, placed: this.state.tracked.values() } : undefined))
     this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS
+    this.sliceMs = options.sliceMs ?? SLICE_MS
     this.now = options.now ?? (() => new Date())
     this.state = new PlacementState(
       store,
@@ -143,13 +159,14 @@ export class Controller {
     let failures = 0
     while (!this.stopped) {
       try {
-        await this.reconcileOnce()
+        await this.serialized(() => this.reconcile(this.sliceMs))
         failures = 0
       } catch (e) {
         failures++
         this.log.error({ err: e }, 'controller round failed; retrying')
       }
-      await this.sleep(failures > 0 ? Math.min(MAX_BACKOFF_MS, this.intervalMs * 2 ** failures) : this.intervalMs)
+      if (this.unfinished && failures === 0) await new Promise((resolve) => setImmediate(resolve))
+      else await this.sleep(failures > 0 ? Math.min(MAX_BACKOFF_MS, this.intervalMs * 2 ** failures) : this.intervalMs)
     }
   }
 
@@ -169,19 +186,24 @@ export class Controller {
    * deleted workloads, schedule the pending ones; conflicts are re-read and retried (bounded).
    */
   reconcileOnce(): Promise<ReconcileResult> {
-    const next = this.serial.then(() => this.reconcile())
+    return this.serialized(() => this.reconcile(undefined))
+  }
+
+  private serialized(f: () => Promise<ReconcileResult>): Promise<ReconcileResult> {
+    const next = this.serial.then(f)
     this.serial = next.catch(() => undefined)
     return next
   }
 
-  private async reconcile(): Promise<ReconcileResult> {
+  /** `sliceMs`: how long a scheduling pass may decide before leaving the rest for the next one (undefined: no limit). */
+  private async reconcile(sliceMs: number | undefined): Promise<ReconcileResult> {
     let scheduled = 0
     let conflicts = 0
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const { epoch, changed } = await this.state.sync()
       this.epoch = epoch
       if (changed) this.changedSincePass = true
-      const r = await this.round()
+      const r = await this.round(sliceMs)
       scheduled += r.scheduled
       if (r.outcome === 'done') break
       if (r.outcome === 'conflict') {
@@ -194,11 +216,11 @@ export class Controller {
     return { scheduled, pending: this.pending, conflicts }
   }
 
-  private async round(): Promise<RoundOutcome> {
+  private async round(sliceMs: number | undefined): Promise<RoundOutcome> {
     const published = await this.publish()
     if (published !== 'done') return { outcome: published, scheduled: 0 }
     if (await this.collect()) return { outcome: 'again', scheduled: 0 }
-    return this.schedulePass()
+    return this.schedulePass(sliceMs)
   }
 
   /**
@@ -263,10 +285,25 @@ export class Controller {
   }
 
   /** Schedules the queue and commits each placement; 'conflict' when a commit lost (the view is rebuilt). */
-  private async schedulePass(): Promise<RoundOutcome> {
+  private async schedulePass(sliceMs: number | undefined): Promise<RoundOutcome> {
+    this.unfinished = false
     if (!this.changedSincePass && Date.now() - this.lastPass < IDLE_PASS_MS) return { outcome: 'done', scheduled: 0 }
-    const { queue, problems } = this.queue()
-    const { decisions, withdrawn } = this.decide(queue)
+    const started = performance.now()
+    const { queue: all, problems } = this.queue()
+    const queue = this.sweepFailed.size === 0 ? all : all.filter((e) => !this.sweepFailed.has(e.key))
+    // The slice counts from the first decision, and is at least twice what the pass spent before
+    // it (reading and ordering the queue, once per pass): a long queue gets longer slices, so that
+    // this fixed cost stays a third of a pass at most.
+    let until: number | undefined
+    let sliceEnded = false
+    const stopWhen = () => {
+      if (sliceMs === undefined) return false
+      if (sliceMs === 0) return (sliceEnded = true)
+      const now = performance.now()
+      until ??= now + Math.max(sliceMs, 2 * (now - started))
+      return (sliceEnded = now > until)
+    }
+    const { decisions, withdrawn } = this.decide(queue, stopWhen)
     const byKey = new Map(queue.map((e) => [e.key, e]))
     let scheduled = 0
     let commits = 0
@@ -282,11 +319,16 @@ export class Controller {
       scheduled += batch.reduce((n, unit) => n + unit.length, 0)
       if (++commits % COMMITS_PER_YIELD === 0) await new Promise((resolve) => setImmediate(resolve))
     }
-    const unschedulable = [...decisions, ...withdrawn].flatMap((d) => (d.ok ? [] : [{ stored: byKey.get(d.workload)!.stored, reason: d.reason }]))
+    const failed = [...decisions, ...withdrawn].flatMap((d) => (d.ok ? [] : [d]))
+    const unschedulable = failed.map((d) => ({ stored: byKey.get(d.workload)!.stored, reason: d.reason }))
     this.metrics.attempts.inc({ result: 'unschedulable' }, unschedulable.length)
     await this.writeReasons([...unschedulable, ...problems])
-    this.pending = queue.length + problems.length - scheduled
-    this.changedSincePass = false
+    this.pending = all.length + problems.length - scheduled
+    // Undecided workloads left by the time slice: the next pass takes them (changedSincePass stays set).
+    this.unfinished = sliceEnded
+    if (this.unfinished) for (const d of failed) this.sweepFailed.add(d.workload)
+    else this.sweepFailed.clear()
+    this.changedSincePass = this.unfinished
     this.lastPass = Date.now()
     return { outcome: 'done', scheduled }
   }
@@ -323,12 +365,15 @@ export class Controller {
    * without the unplaced workloads of higher priority than them (`withdrawn`, they keep the
    * reason they got), until nothing is missing.
    */
-  private decide(queue: readonly WorkloadEntry[]): { decisions: Decision[]; withdrawn: Decision[] } {
+  private decide(queue: readonly WorkloadEntry[], stopWhen?: () => boolean): { decisions: Decision[]; withdrawn: Decision[] } {
     const withdrawn: Decision[] = []
     const out = new Set<string>()
     for (;;) {
       this.refreshBudgets()
-      const decisions = this.state.scheduler.scheduleAll(queue.filter((e) => !out.has(e.key)).map((e) => e.workload))
+      const decisions = this.state.scheduler.scheduleAll(
+        queue.filter((e) => !out.has(e.key)).map((e) => e.workload),
+        { stopWhen },
+      )
       const preempted = new Set(decisions.flatMap((d) => (d.ok ? (d.preempted ?? []) : [])))
       const lost = [...this.state.tracked.keys()].filter((k) => this.state.scheduler.placementOf(k) === undefined && !preempted.has(k))
       if (lost.length === 0) return { decisions, withdrawn }
