@@ -21,8 +21,11 @@ import { Periodic } from './periodic.ts'
 
 /** Kinds whose changes can change who holds what. */
 const WATCHED = ['ResourceClaim', 'Workload', 'ResourceSlice']
-/** Changes read per changesSince call (a pass reads pages until the history is exhausted). */
-const PAGE = 1000
+/**
+ * Changes read per changesSince call (a pass reads pages until the history is exhausted, letting
+ * the event loop run between two: the API shares it, and an embedded store reads synchronously).
+ */
+const PAGE = 250
 /** Default pause between passes: 1 s (an interval's ends are at most this late). */
 export const DEFAULT_TRACKER_INTERVAL_MS = 1000
 
@@ -129,6 +132,7 @@ export class IntervalTracker {
       for (const change of page) this.index.apply(change)
       if (page.length > 0) at = page[page.length - 1]!.object.metadata.resourceVersion
       if (page.length < PAGE) break
+      await new Promise((resolve) => setImmediate(resolve))
     }
     // Nothing after `at` up to when the last page was read; `head` was read before it.
     this.revision = BigInt(at) >= BigInt(head) ? at : head
