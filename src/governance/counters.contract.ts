@@ -162,6 +162,21 @@ export function countersContract(name: string, harness: CountersHarness, options
         { numRuns: options.propertyRuns },
       )
     })
+
+    test('reservations issued together (one event-loop turn) behave as the same reservations one after the other', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(reserveOp, { minLength: 2, maxLength: 12 }), async (ops) => {
+          const c = await harness.make()
+          const model = new SequentialModel()
+          const reserves = ops.flatMap((op) => (op.kind === 'reserve' ? [op] : []))
+          const got = await Promise.all(reserves.map((op) => c.reserve(op.items, op.options)))
+          const want = reserves.map((op) => model.reserve(op.items, op.options))
+          assert.deepEqual(got, want)
+          assert.deepEqual(await c.get(KEYS), model.get(KEYS), 'the counters end as the model')
+        }),
+        { numRuns: options.propertyRuns },
+      )
+    })
   })
 }
 
