@@ -70,6 +70,33 @@ describe('gpuplane gateway --config', () => {
     }
   })
 
+  test('starts with Redis unreachable: degraded, token limits fail closed (503), and says so', async () => {
+    const config = tmp('gateway-no-redis.yaml', ISSUE_EXAMPLE.replace('http://127.0.0.1:8000/v1', mock.url))
+    const child = spawn(process.execPath, ['bin/gpuplane.js', 'gateway', '--config', config, '--port', '0', '--redis', 'redis://:secret@127.0.0.1:1', '--log-level', 'warn'])
+    let err = ''
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => (err += d.toString())) // the JSON log lines
+        child.stderr.on('data', (d: Buffer) => {
+          err += d.toString()
+          const m = /listening on (\S+)/.exec(err)
+          if (m) resolve(m[1])
+        })
+        child.on('exit', (code) => reject(new Error(`gateway exited with ${code}: ${err}`)))
+      })
+      const res = await fetch(`${url}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${EXAMPLE_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hello' }] }) })
+      assert.equal(res.status, 503)
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /token counter store is unavailable and tokens limits fail closed/)
+      assert.equal(mock.calls.length, 1, 'nothing more reached the upstream than the first test sent')
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((resolve) => child.once('exit', resolve))
+    }
+    assert.match(err, /Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1\S* cannot be reached: starting degraded/, `a warning at start, without the password: ${err}`)
+    assert.match(err, /degraded mode/, 'and the degraded-mode line of the first refused request')
+    assert.doesNotMatch(err, /secret/)
+  })
+
   test('a missing config file is invalid input (exit 2) naming the file', async () => {
     const res = await cli(['gateway', '--config', '/nonexistent/gateway.yaml'])
     assert.equal(res.code, 2)

@@ -14,6 +14,7 @@ import type { Counters } from '../governance/counters.ts'
 import { MemoryCounters } from '../governance/counters-memory.ts'
 import { openStore } from '../store/index.ts'
 import { RedisCounters } from '../store/redis/counters.ts'
+import { redactUrl } from '../common/redact.ts'
 import type { Store } from '../store/types.ts'
 
 export const DEFAULT_GATEWAY_PORT = 7481
@@ -36,7 +37,8 @@ Agents list key hashes only: make a key with "gpuplane key create".
 Counters: in this process by default (one replica); --redis URL shares them between replicas.
 While Redis is unreachable, --outage says per limit class what to do: fail-closed (503; the
 default for tokens and cost) or local (each replica enforces 1/--replicas of the limit on its own
-counters; the default for requests), e.g. --outage requests=local,tokens=fail-closed.
+counters; the default for requests), e.g. --outage requests=local,tokens=fail-closed. A gateway
+started while Redis is unreachable starts so, degraded, and catches up when Redis answers.
 Replicas for scale-out: the same --postgres URL and --redis URL on each.
 
 Clients call it as an OpenAI API: base URL http://HOST:PORT/v1, the agent key as API key:
@@ -124,9 +126,17 @@ export interface StartGatewayOptions {
   onClose?: () => Promise<void>
 }
 
-/** Builds the gateway on its counters and listens; UNAVAILABLE when the port is taken or Redis unreachable. */
+/**
+ * Builds the gateway on its counters and listens; UNAVAILABLE when the port is taken. A Redis that
+ * cannot be reached at start is an outage like any other: the gateway starts degraded (the outage
+ * policy decides, one log line) and rebuilds the counters when Redis answers.
+ */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
-  const counters: Counters = options.redis !== undefined ? await RedisCounters.connect(options.redis) : new MemoryCounters(Date.now)
+  const counters: Counters =
+    options.redis !== undefined
+      ? await RedisCounters.connect(options.redis, { requireConnection: false, onError: (e) => options.logger.debug({ err: e }, 'Redis connection error') })
+      : new MemoryCounters(Date.now)
+  if (counters instanceof RedisCounters && !counters.connected) options.logger.warn(`Redis at ${redactUrl(options.redis!)} cannot be reached: starting degraded, the outage policy decides until it answers`)
   const app = buildGateway({ registry: options.registry, counters, bodyLimit: options.bodyLimit, logger: options.logger, ledger: options.store, outage: options.outage, replicas: options.replicas })
   let url: string
   try {

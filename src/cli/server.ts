@@ -18,6 +18,7 @@ import { startEchoUpstream, type EchoUpstream } from '../gateway/echo-upstream.t
 import { DEFAULT_REGISTRY_POLL_MS } from '../gateway/registry-store.ts'
 import { openStore } from '../store/index.ts'
 import type { Store } from '../store/types.ts'
+import { redactUrl } from '../common/redact.ts'
 import { addOutageOptions, DEFAULT_GATEWAY_PORT, parseOutage, startStoreGateway, type RunningGateway } from './gateway.ts'
 
 export const DEFAULT_PORT = 7480
@@ -222,13 +223,3 @@ function integerOption(value: string, name: string, min: number, max: number): n
   return n
 }
 
-/** A PostgreSQL URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '(invalid URL)'
-  }
-}

@@ -204,6 +204,11 @@ export class RedisCounters implements Counters {
     })
   }
 
+  /** Whether the connection is ready now (commands are UNAVAILABLE while it is not). */
+  get connected(): boolean {
+    return this.redis.status === 'ready'
+  }
+
   onRecovered(listener: () => void): () => void {
     this.recovered.add(listener)
     return () => this.recovered.delete(listener)
