@@ -21,7 +21,6 @@ import type { Counters } from '../governance/counters.ts'
 import { OutagePolicy } from '../governance/outage.ts'
 import { reservedUsage } from '../governance/reconcile.ts'
 import { ENDPOINT_PATHS, parseInferenceRequest, type Endpoint } from '../governance/requests.ts'
-import { AdjustBatcher } from './adjust-batcher.ts'
 import { admit } from './admit.ts'
 import { CounterGuard } from './counter-guard.ts'
 import { asGpuplaneError, openAIError } from './errors.ts'
@@ -131,9 +130,7 @@ function runtime(options: GatewayOptions, current: () => GovernanceRegistry, now
   const reader = options.ledger?.queryUsage ? (options.ledger as LedgerReader) : undefined
   const policies = () => [...current().policiesByNamespace.values()].flat()
   const guard = new CounterGuard({ counters: options.counters, ledger: reader, pending: () => ledger?.pending() ?? [], policies, now, log, metrics })
-  // In-process counters adjust synchronously: batching them would only delay them.
-  const batcher = options.counters.shared === true ? new AdjustBatcher(options.counters) : undefined
-  return { counters: options.counters, guard, ledger, outage, replicas, metrics, now, log, inflight: new InflightTracker(), batcher }
+  return { counters: options.counters, guard, ledger, outage, replicas, metrics, now, log, inflight: new InflightTracker() }
 }
 
 async function handleInference(registry: GovernanceRegistry, ctx: ProxyContext, rt: GatewayRuntime, endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply): Promise<void> {

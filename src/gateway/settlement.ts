@@ -5,7 +5,6 @@ import type { Counters } from '../governance/counters.ts'
 import type { OutagePolicy } from '../governance/outage.ts'
 import { reconcile, usageCostMicro, type Usage } from '../governance/reconcile.ts'
 import type { LedgerEntry, LedgerOutcome } from '../store/types.ts'
-import type { AdjustBatcher } from './adjust-batcher.ts'
 import type { CounterGuard } from './counter-guard.ts'
 import type { LedgerWriter } from './ledger-writer.ts'
 import type { GatewayMetrics } from './metrics.ts'
@@ -44,8 +43,6 @@ export interface GatewayRuntime {
   log: FastifyBaseLogger
   /** Admitted requests not yet settled (close waits for them before the last ledger flush). */
   inflight: InflightTracker
-  /** Gathers the reconciliations of shared counters made in one event-loop turn into one call (absent: each request adjusts on its own). */
-  batcher?: AdjustBatcher
 }
 
 /** Counts admitted requests until they settle; idle() resolves when none is left. */
@@ -153,8 +150,7 @@ function addActual(reservation: Reservation, usage: Usage, now: number) {
 async function adjust(rt: GatewayRuntime, counters: Counters, adjustments: ReturnType<typeof addActual>): Promise<void> {
   if (adjustments.length === 0) return
   try {
-    if (counters === rt.counters && rt.batcher !== undefined) await rt.batcher.adjust(adjustments)
-    else await counters.adjust(adjustments)
+    await counters.adjust(adjustments)
   } catch (e) {
     rt.log.error({ err: e, adjustments }, 'could not reconcile counters after a request; they keep the reservation until their window ends')
   }

@@ -1,9 +1,10 @@
-// Counters on Redis, shared by every gateway replica: one Lua script per operation, so a reservation is one atomic round trip and so is an adjustment.
+// Counters on Redis, shared by every gateway replica: Lua scripts, so a reservation is one atomic round trip and so is an adjustment.
 //
 // The reserve script is a transcription of decideReservation (src/governance/counters.ts): it
 // reads every key, decides, and increments all or none, with nothing else running in Redis
-// meanwhile. The reservations of one event-loop turn share one script call (decided in order,
-// each all or none), so concurrent requests cost Redis and this client one command, not one each. Keys are the governance keys under a prefix (`gpuplane:` by default) and expire at
+// meanwhile. The reservations, adjustments and reads of one event-loop turn share one script
+// call (applied in order, each atomic), so concurrent requests cost Redis and this client one
+// command, not two each. Keys are the governance keys under a prefix (`gpuplane:` by default) and expire at
 // their window's end plus slack (EXPIRE on every increment). Numbers cross the Lua boundary as
 // decimal strings written with %.0f: Lua 5.1 would print 15-digit integers in exponent form.
 //
@@ -48,13 +49,16 @@ local function int(x) return string.format('%.0f', x) end
 `
 
 /**
- * Reservations, decided one after the other in one script (so each sees the increments of those
- * before it, as separate scripts would). KEYS: every reservation's keys, one after the other. ARGV:
- * the count of reservations, then per reservation its count of keys n, clamp flag, min, max, then
- * per key amount, limit (-1: none), ttl, num, den (0/1: no rate), clamps flag. Returns one reply
- * per reservation: {1, units, amounts..., values...} or {0, index, needed, current, values...}.
+ * The operations of one event-loop turn, reservations and adjustments, applied one after the other
+ * in one script (each sees what those before it did, as separate scripts would). KEYS: every
+ * operation's keys, one after the other. ARGV: the count of operations, then per operation its kind
+ * ('r' reserve, 'a' adjust, 'g' get) and its count of keys n, then for a reservation its clamp
+ * flag, min, max and per key amount, limit (-1: none), ttl, num, den (0/1: no rate), clamps flag;
+ * for an adjustment per key delta, ttl. Replies, one per operation: a reservation's {1, units,
+ * amounts..., values...} or {0, index, needed, current, values...}; an adjustment's values after
+ * it; a get's values.
  */
-const RESERVE_LUA = `${LUA_COMMON}
+const OPERATIONS_LUA = `${LUA_COMMON}
 local function reserve(k, a, n)
   local clamp = ARGV[a + 1] == '1'
   local cmin, cmax = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
@@ -114,36 +118,45 @@ local function reserve(k, a, n)
   end
   return out
 end
+-- A counter never goes below 0; an absent key is created only by a positive delta.
+local function adjust(k, a, n)
+  local out = {}
+  for i = 1, n do
+    local delta, ttl = tonumber(ARGV[a + 2 * i - 1]), ARGV[a + 2 * i]
+    local cur = redis.call('GET', KEYS[k + i])
+    if cur then
+      local v = tonumber(cur) + delta
+      if v < 0 then v = 0 end
+      redis.call('SET', KEYS[k + i], int(v), 'KEEPTTL')
+      out[i] = v
+    elseif delta > 0 then
+      redis.call('SET', KEYS[k + i], int(delta), 'EX', ttl)
+      out[i] = delta
+    else
+      out[i] = 0
+    end
+  end
+  return out
+end
 local replies = {}
 local k, a = 0, 1
 for r = 1, tonumber(ARGV[1]) do
-  local n = tonumber(ARGV[a + 1])
-  replies[r] = reserve(k, a + 1, n)
+  local kind, n = ARGV[a + 1], tonumber(ARGV[a + 2])
+  if kind == 'r' then
+    replies[r] = reserve(k, a + 2, n)
+    a = a + 5 + n * ${RESERVE_FIELDS_PER_ITEM}
+  elseif kind == 'a' then
+    replies[r] = adjust(k, a + 2, n)
+    a = a + 2 + n * 2
+  else
+    local values = {}
+    for i = 1, n do values[i] = tonumber(redis.call('GET', KEYS[k + i]) or '0') end
+    replies[r] = values
+    a = a + 2
+  end
   k = k + n
-  a = a + 4 + n * ${RESERVE_FIELDS_PER_ITEM}
 end
 return replies
-`
-
-/** KEYS: the keys. ARGV: per key delta, ttl. A counter never goes below 0; an absent key is created only by a positive delta. */
-const ADJUST_LUA = `${LUA_COMMON}
-local out = {}
-for i = 1, #KEYS do
-  local delta, ttl = tonumber(ARGV[2 * i - 1]), ARGV[2 * i]
-  local cur = redis.call('GET', KEYS[i])
-  if cur then
-    local v = tonumber(cur) + delta
-    if v < 0 then v = 0 end
-    redis.call('SET', KEYS[i], int(v), 'KEEPTTL')
-    out[i] = v
-  elseif delta > 0 then
-    redis.call('SET', KEYS[i], int(delta), 'EX', ttl)
-    out[i] = delta
-  else
-    out[i] = 0
-  end
-end
-return out
 `
 
 /** KEYS: the keys. ARGV: per key value, ttl. Raises each counter to at least its value. */
@@ -161,7 +174,7 @@ return #KEYS
 `
 
 type ScriptCommand = (numKeys: number, ...args: string[]) => Promise<unknown>
-type ScriptedRedis = Redis & { gpuplaneReserve: ScriptCommand; gpuplaneAdjust: ScriptCommand; gpuplaneRebuild: ScriptCommand }
+type ScriptedRedis = Redis & { gpuplaneOperations: ScriptCommand; gpuplaneRebuild: ScriptCommand }
 
 export interface RedisCountersOptions {
   /** Prefix of every key (default DEFAULT_COUNTER_PREFIX); tests use a random one. */
@@ -185,8 +198,8 @@ export class RedisCounters implements Counters {
   private readonly recovered = new Set<() => void>()
   /** Whether a connection error happened since the last time Redis was ready (the next 'ready' is a recovery). */
   private failed = false
-  /** Reservations waiting for the end of this event-loop turn (see reserve). */
-  private reserving: WaitingReservation[] = []
+  /** Operations waiting for the end of this event-loop turn (see reserve). */
+  private queued: Queued[] = []
 
   private constructor(
     private readonly redis: ScriptedRedis,
@@ -229,8 +242,7 @@ export class RedisCounters implements Counters {
       enableAutoPipelining: true,
     }) as ScriptedRedis
     redis.on('error', (e: Error) => options.onError?.(e))
-    redis.defineCommand('gpuplaneReserve', { lua: RESERVE_LUA })
-    redis.defineCommand('gpuplaneAdjust', { lua: ADJUST_LUA })
+    redis.defineCommand('gpuplaneOperations', { lua: OPERATIONS_LUA })
     redis.defineCommand('gpuplaneRebuild', { lua: REBUILD_LUA })
     const counters = new RedisCounters(redis, options.prefix ?? DEFAULT_COUNTER_PREFIX)
     try {
@@ -244,10 +256,11 @@ export class RedisCounters implements Counters {
   }
 
   /**
-   * Reservations asked for in the same event-loop turn go to Redis together, at the turn's end, as
-   * one script that decides them in the order they were asked (see RESERVE_LUA): under load that
-   * is one command for many requests instead of one each. Each is still all or nothing, and a
-   * failed call fails every reservation in it (UNAVAILABLE; like a lost reply, it may have applied).
+   * Reservations, adjustments and reads asked for in the same event-loop turn go to Redis together, at
+   * the turn's end, as one script that applies them in the order they were asked (see
+   * OPERATIONS_LUA): under load that is one command for many requests instead of two each. Each is
+   * still atomic, a reservation all or nothing; a failed call fails every operation in it
+   * (UNAVAILABLE; like a lost reply, it may have applied).
    */
   reserve(items: readonly ReserveItem[], options: ReserveOptions = {}): Promise<ReserveResult> {
     try {
@@ -256,41 +269,66 @@ export class RedisCounters implements Counters {
       return Promise.reject(e)
     }
     if (items.length === 0) return Promise.resolve(decideReservation([], [], options))
-    return new Promise<ReserveResult>((resolve, reject) => {
-      if (this.reserving.length === 0) setImmediate(() => this.sendReservations())
-      this.reserving.push({ items, options, resolve, reject })
+    return this.enqueue<ReserveResult>({ kind: 'r', items, options })
+  }
+
+  /** Applied with the other operations of this turn (see reserve). */
+  adjust(items: readonly AdjustItem[]): Promise<number[]> {
+    try {
+      checkAdjustItems(items)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    if (items.length === 0) return Promise.resolve([])
+    return this.enqueue<number[]>({ kind: 'a', items })
+  }
+
+  private enqueue<T>(op: Operation): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.queued.length === 0) setImmediate(() => this.send())
+      this.queued.push({ op, resolve: resolve as (reply: unknown) => void, reject })
     })
   }
 
-  private sendReservations(): void {
-    const batch = this.reserving
-    this.reserving = []
+  private send(): void {
+    const batch = this.queued
+    this.queued = []
     const keys: string[] = []
     const args = [String(batch.length)]
-    for (const { items, options } of batch) {
-      args.push(String(items.length), options.clamp ? '1' : '0', String(options.clamp?.min ?? 0), String(options.clamp?.max ?? 0))
-      for (const item of items) {
-        keys.push(this.prefix + item.key)
-        args.push(String(item.amount), String(item.limit ?? -1), String(item.ttlSeconds), String(item.perUnit?.num ?? 0), String(item.perUnit?.den ?? 1), item.clamps ? '1' : '0')
+    for (const { op } of batch) {
+      if (op.kind === 'g') {
+        args.push(op.kind, String(op.keys.length))
+        for (const key of op.keys) keys.push(this.prefix + key)
+        continue
+      }
+      args.push(op.kind, String(op.items.length))
+      if (op.kind === 'r') {
+        args.push(op.options.clamp ? '1' : '0', String(op.options.clamp?.min ?? 0), String(op.options.clamp?.max ?? 0))
+        for (const item of op.items) {
+          keys.push(this.prefix + item.key)
+          args.push(String(item.amount), String(item.limit ?? -1), String(item.ttlSeconds), String(item.perUnit?.num ?? 0), String(item.perUnit?.den ?? 1), item.clamps ? '1' : '0')
+        }
+      } else {
+        for (const item of op.items) {
+          keys.push(this.prefix + item.key)
+          args.push(String(item.delta), String(item.ttlSeconds))
+        }
       }
     }
-    this.call(() => this.redis.gpuplaneReserve(keys.length, ...keys, ...args)).then(
-      (replies) => batch.forEach((w, i) => w.resolve(reserveResult((replies as number[][])[i]!, w.items.length))),
+    this.call(() => this.redis.gpuplaneOperations(keys.length, ...keys, ...args)).then(
+      (replies) =>
+        batch.forEach(({ op, resolve }, i) => {
+          const reply = (replies as number[][])[i]!
+          resolve(op.kind === 'r' ? reserveResult(reply, op.items.length) : reply)
+        }),
       (e: unknown) => batch.forEach((w) => w.reject(e)),
     )
   }
 
-  async adjust(items: readonly AdjustItem[]): Promise<number[]> {
-    checkAdjustItems(items)
-    if (items.length === 0) return []
-    const args = items.flatMap((item) => [String(item.delta), String(item.ttlSeconds)])
-    return (await this.call(() => this.redis.gpuplaneAdjust(items.length, ...this.keys(items), ...args))) as number[]
-  }
-
-  async get(keys: readonly string[]): Promise<number[]> {
-    if (keys.length === 0) return []
-    const values = await this.call(() => this.redis.mget(keys.map((k) => this.prefix + k)))
-    return values.map((v) => (v === null ? 0 : Number(v)))
+  /** Read with the other operations of this turn, in order (see reserve). */
+  get(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return Promise.resolve([])
+    return this.enqueue<number[]>({ kind: 'g', keys })
   }
 
   async rebuild(entries: readonly CounterEntry[]): Promise<void> {
@@ -321,14 +359,15 @@ export class RedisCounters implements Counters {
   }
 }
 
-interface WaitingReservation {
-  items: readonly ReserveItem[]
-  options: ReserveOptions
-  resolve: (result: ReserveResult) => void
+type Operation = { kind: 'r'; items: readonly ReserveItem[]; options: ReserveOptions } | { kind: 'a'; items: readonly AdjustItem[] } | { kind: 'g'; keys: readonly string[] }
+
+interface Queued {
+  op: Operation
+  resolve: (reply: unknown) => void
   reject: (e: unknown) => void
 }
 
-/** One reservation's reply of RESERVE_LUA as a ReserveResult. */
+/** One reservation's reply of OPERATIONS_LUA as a ReserveResult. */
 function reserveResult(reply: number[], n: number): ReserveResult {
   if (reply[0] === 1) return { ok: true, units: reply[1]!, amounts: reply.slice(2, 2 + n), values: reply.slice(2 + n, 2 + 2 * n) }
   return { ok: false, index: reply[1]!, needed: reply[2]!, current: reply[3]!, values: reply.slice(4, 4 + n) }
