@@ -48,5 +48,8 @@ function settled(rt: GatewayRuntime, decision: AdmissionDecision, info: RequestI
     return undefined
   }
   rt.inflight.begin()
-  return { ...decision, site }
+  // The site is added to the decision in place: a spread copy of it costs more per request.
+  const admitted = decision as Admitted
+  admitted.site = site
+  return admitted
 }

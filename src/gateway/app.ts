@@ -95,7 +95,11 @@ export function buildGateway(options: GatewayOptions): FastifyInstance {
 
   // Bodies arrive as bytes whatever their content type: JSON errors are reported here, in OpenAI's shape.
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+  const asBytes = (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => done(null, body)
+  // application/json by name too: Fastify caches the parser it finds for a named type, while the
+  // catch-all is looked up again (the Content-Type parsed) on every request.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, asBytes)
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, asBytes)
   app.setErrorHandler((e, _req, reply) => {
     const error = asGpuplaneError(e)
     if (error.code === 'INTERNAL') app.log.error({ err: e }, 'gateway request failed')
