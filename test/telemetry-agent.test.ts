@@ -2,6 +2,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { getEventListeners } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import { buildServer } from '../src/server/app.ts'
 import { ensureAdminToken } from '../src/server/auth.ts'
 import { openStore, openTelemetryStore } from '../src/store/index.ts'
 import type { Store } from '../src/store/types.ts'
-import { NodeAgent, parseDuration } from '../src/cli/agent.ts'
+import { NodeAgent, parseDuration, sleep } from '../src/cli/agent.ts'
 import { main } from '../src/cli/main.ts'
 import { fakeNvidiaSmi, H200_UUID as UUID, until } from './fake-nvidia-smi.ts'
 import { freePort } from './free-port.ts'
@@ -113,5 +114,18 @@ describe('gpuplane agent', () => {
     assert.equal(parseDuration('10s', '--interval'), 10_000, '10s')
     assert.equal(parseDuration('250ms', '--interval'), 250, '250ms')
     assert.throws(() => parseDuration('soon', '--interval'), /not a duration/, 'rejects words')
+  })
+})
+
+describe('agent pauses', () => {
+  it('leave no listener on the agent\'s long-lived stop signal, and end at once when it aborts', async () => {
+    const stop = new AbortController()
+    for (let i = 0; i < 20; i++) await sleep(1, stop.signal)
+    assert.equal(getEventListeners(stop.signal, 'abort').length, 0, 'each pause removed its listener')
+    const started = Date.now()
+    const pause = sleep(60_000, stop.signal)
+    stop.abort()
+    await pause
+    assert.ok(Date.now() - started < 1000, 'an abort ends a pause at once')
   })
 })

@@ -61,10 +61,18 @@ function run(file: string, args: string[]): Promise<string> {
   })
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
+/** Waits `ms`, or until `signal` aborts; the abort listener is removed when the time is up (the agent's signal lives as long as it runs). */
+export const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true })
+    const onAbort = () => {
+      clearTimeout(t)
+      resolve()
+    }
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
   })
 
 export class NodeAgent {
