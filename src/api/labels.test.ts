@@ -182,7 +182,7 @@ describe('label selector properties', () => {
       fc.property(fc.array(requirement, { maxLength: 6 }), (requirements) => {
         assert.deepEqual(parseLabelSelector(formatLabelSelector(requirements)), requirements)
       }),
-      { numRuns: 500 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 500) },
     )
   })
 
@@ -220,7 +220,7 @@ describe('label selector properties', () => {
           assert.ok(e instanceof GpuplaneError && e.code === 'INVALID_INPUT', String(e))
         }
       }),
-      { numRuns: 2000 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 2000) },
     )
   })
 })

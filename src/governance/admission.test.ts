@@ -238,6 +238,6 @@ test('end to end: concurrent requests of random sizes, reserved then reconciled,
       assert.equal(final, used)
       assert.ok(used <= cap)
     }),
-    { numRuns: 40 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 40) },
   )
 })

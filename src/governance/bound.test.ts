@@ -29,7 +29,7 @@ const { perMessage, perRequest } = DEFAULT_TEMPLATE_OVERHEAD
 test('utf8Length is the UTF-8 length the upstream receives, lone surrogates as U+FFFD', () => {
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => utf8Length(s) === Buffer.byteLength(s, 'utf8')),
-    { numRuns: 500 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 500) },
   )
   assert.equal(utf8Length('\ud800'), 3)
   assert.equal(utf8Length('a\udc00b'), 5)
@@ -43,7 +43,7 @@ test('byte-level BPE never needs more tokens than UTF-8 bytes (o200k and cl100k,
       const bytes = Buffer.byteLength(s, 'utf8')
       return encodeO200k(s, AS_TEXT).length <= bytes && encodeCl100k(s, AS_TEXT).length <= bytes
     }),
-    { numRuns: 400 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 400) },
   )
 })
 
@@ -57,7 +57,7 @@ test("chat bound: bytes of every message field plus the template overhead; it co
       const real = encodeChat(messages, 'gpt-4o').length
       return real <= promptBound(chat({ messages }), M)
     }),
-    { numRuns: 200 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 200) },
   )
 })
 
@@ -95,7 +95,7 @@ test('the default template overhead covers Llama 3.1 with its default system tex
       const tools = Array.from({ length: nTools }, () => tool)
       return llama31Tokens(messages, tools) <= promptBound(chat({ messages, ...(nTools > 0 ? { tools } : {}) }), M)
     }),
-    { numRuns: 200 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 200) },
   )
 })
 

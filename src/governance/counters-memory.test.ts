@@ -15,7 +15,7 @@ countersContract(
       return Array.from({ length: n }, () => c)
     },
   },
-  { propertyRuns: 300 },
+  { propertyRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
 )
 
 test('keys expire ttlSeconds after their last increment; adjust keeps the expiry; expired keys read 0', async () => {

@@ -28,7 +28,7 @@ test('every instant lies in its window, and consecutive windows tile time', () =
       const next = windowSpan(w, span.end)
       return span.start <= now && now < span.end && next.start === span.end && windowSpan(w, span.end - 1).start === span.start
     }),
-    { numRuns: 2000 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 2000) },
   )
 })
 

@@ -214,7 +214,7 @@ test('property: 0 <= F_n(M) <= free GPU, invariant under GPU order, breakdown co
       // Float popularities vs ppm-rounded weights: at most 0.5e-6 per task type (plus renormalisation).
       assert.ok(Math.abs(simulatorNodeFragmentation(n, mix) - scaled / mix.scale) <= 1e-6 * (1 + mix.tasks.length * freeGpuMilli(n)))
     }),
-    { numRuns: 400 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 400) },
   )
 })
 
@@ -240,7 +240,7 @@ test('property: placing never makes free capacity negative; gradient = after −
         assert.ok(bySim.score >= best.score && bySim.score >= 0 && bySim.score <= 100)
       }
     }),
-    { numRuns: 400 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 400) },
   )
 })
 

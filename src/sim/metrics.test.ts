@@ -106,6 +106,6 @@ test('property: placements never oversubscribe and the incremental totals match 
       assert.ok(c.heldGpuMilli >= c.allocatedGpuMilli, 'profiles hold at least the request')
       assert.equal(c.busyGpus, busy)
     }),
-    { numRuns: 150 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 150) },
   )
 })

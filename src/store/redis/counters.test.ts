@@ -49,7 +49,7 @@ countersContract(
       return Promise.all(Array.from({ length: n }, () => connect(prefix)))
     },
   },
-  { propertyRuns: 60 },
+  { propertyRuns: Number(process.env.PROPERTY_RUNS ?? 60) },
 )
 
 test('Redis keys carry their TTL on every increment; adjust and rebuild keep it; keys live under the prefix', async () => {
