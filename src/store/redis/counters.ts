@@ -2,10 +2,12 @@
 //
 // The reserve script is a transcription of decideReservation (src/governance/counters.ts): it
 // reads every key, decides, and increments all or none, with nothing else running in Redis
-// meanwhile. The reservations, adjustments and reads of one event-loop turn share one script
-// call (applied in order, each atomic), so concurrent requests cost Redis and this client one
-// command, not two each. Keys are the governance keys under a prefix (`gpuplane:` by default) and expire at
-// their window's end plus slack (EXPIRE on every increment). Numbers cross the Lua boundary as
+// meanwhile. Operations share script calls, applied in the order they were asked, each atomic:
+// the reservations and reads of one event-loop turn go together at its end, and adjustments
+// (reconciliations, off the request path) wait up to ADJUST_DELAY_MS to ride with them, so a
+// request costs Redis and this client about one command, not two. Keys are the governance keys
+// under a prefix (`gpuplane:` by default) and expire at their window's end plus slack (EXPIRE on
+// every increment). Numbers cross the Lua boundary as
 // decimal strings written with %.0f: Lua 5.1 would print 15-digit integers in exponent form.
 //
 // Failure behaviour: commands are never queued while disconnected and never retried (a retried
@@ -37,6 +39,14 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 1000
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2000
 
 const RESERVE_FIELDS_PER_ITEM = 6
+/**
+ * Longest an adjustment (a request's reconciliation, after its answer was sent) waits for a
+ * reservation or read to share a call with. Each call is a write to Redis and a wake-up of it, and
+ * at a few connections only one or two requests share a turn: waiting lets most reconciliations
+ * ride with the next request's reservation. Meanwhile the counter still holds the reservation,
+ * which errs toward the cap, never past it.
+ */
+export const ADJUST_DELAY_MS = 2
 
 const LUA_COMMON = `
 local function ceildiv(a, b)
@@ -198,8 +208,12 @@ export class RedisCounters implements Counters {
   private readonly recovered = new Set<() => void>()
   /** Whether a connection error happened since the last time Redis was ready (the next 'ready' is a recovery). */
   private failed = false
-  /** Operations waiting for the end of this event-loop turn (see reserve). */
+  /** Operations waiting to be sent (see enqueue). */
   private queued: Queued[] = []
+  /** A send is due at the end of this turn. */
+  private sendSoon = false
+  /** A send is due after ADJUST_DELAY_MS (only adjustments wait). */
+  private sendLater: NodeJS.Timeout | undefined
 
   private constructor(
     private readonly redis: ScriptedRedis,
@@ -236,10 +250,9 @@ export class RedisCounters implements Counters {
       commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
-      // Commands issued in the same event-loop turn (concurrent requests' reservations and
-      // reconciles) leave in one write and their replies come back in one read: fewer system
-      // calls on both sides. Each is still its own atomic script; ordering is unchanged.
-      enableAutoPipelining: true,
+      // No auto-pipelining: operations are already gathered into one command per send (see
+      // enqueue), and a pipeline per command would only add its own bookkeeping.
+      enableAutoPipelining: false,
     }) as ScriptedRedis
     redis.on('error', (e: Error) => options.onError?.(e))
     redis.defineCommand('gpuplaneOperations', { lua: OPERATIONS_LUA })
@@ -283,16 +296,32 @@ export class RedisCounters implements Counters {
     return this.enqueue<number[]>({ kind: 'a', items })
   }
 
+  /**
+   * Queues an operation. Reservations and reads go at the end of this turn; an adjustment alone
+   * waits up to ADJUST_DELAY_MS for one to ride with (see ADJUST_DELAY_MS), never past it.
+   */
   private enqueue<T>(op: Operation): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.queued.length === 0) setImmediate(() => this.send())
       this.queued.push({ op, resolve: resolve as (reply: unknown) => void, reject })
+      if (this.sendSoon) return
+      if (op.kind !== 'a') {
+        this.sendSoon = true
+        clearTimeout(this.sendLater)
+        this.sendLater = undefined
+        setImmediate(() => this.send())
+      } else if (this.sendLater === undefined) {
+        this.sendLater = setTimeout(() => this.send(), ADJUST_DELAY_MS)
+      }
     })
   }
 
   private send(): void {
+    clearTimeout(this.sendLater)
+    this.sendLater = undefined
+    this.sendSoon = false
     const batch = this.queued
     this.queued = []
+    if (batch.length === 0) return
     const keys: string[] = []
     const args = [String(batch.length)]
     for (const { op } of batch) {
@@ -338,6 +367,8 @@ export class RedisCounters implements Counters {
   }
 
   async close(): Promise<void> {
+    // What waits (adjustments) is sent before the connection ends.
+    if (this.queued.length > 0) this.send()
     try {
       await this.redis.quit()
     } catch {
