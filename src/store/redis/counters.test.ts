@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import { isGpuplaneError } from '../../common/errors.ts'
 import { countersContract } from '../../governance/counters.contract.ts'
 import type { Counters } from '../../governance/counters.ts'
-import { RedisCounters } from './counters.ts'
+import { ADJUST_DELAY_MS, RedisCounters } from './counters.ts'
 
 const URL = process.env.GPUPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379'
 const RUN = `gpuplane-test:${randomBytes(6).toString('hex')}:`
@@ -96,4 +96,29 @@ test('an unreachable Redis is UNAVAILABLE, at connect and for commands after it 
   await assert.rejects(c.adjust([{ key: 'k', delta: -1, ttlSeconds: 60 }]), (e) => isGpuplaneError(e) && e.code === 'UNAVAILABLE')
   await assert.rejects(c.get(['k']), (e) => isGpuplaneError(e) && e.code === 'UNAVAILABLE')
   assert.ok(performance.now() - started < 3000, 'failures are fast')
+})
+
+test('an adjustment waits at most ADJUST_DELAY_MS for company, rides with a reservation asked meanwhile, and close() sends it rather than dropping it', async () => {
+  const prefix = `${RUN}delay:`
+  const c = await RedisCounters.connect(URL, { prefix })
+  const admin = new Redis(URL)
+  try {
+    await c.reserve([{ key: 'k', amount: 10, limit: 100, ttlSeconds: 60 }])
+    // Alone: applied within the delay (and its promise says so).
+    const started = performance.now()
+    assert.deepEqual(await c.adjust([{ key: 'k', delta: -4, ttlSeconds: 60 }]), [6])
+    assert.ok(performance.now() - started < ADJUST_DELAY_MS + 200, 'not held past the delay')
+    // Asked before a reservation: applied before it, in the same call.
+    const adjusted = c.adjust([{ key: 'k', delta: -6, ttlSeconds: 60 }])
+    const reserved = await c.reserve([{ key: 'k', amount: 95, limit: 100, ttlSeconds: 60 }])
+    assert.equal(reserved.ok, true, 'the reservation saw the adjustment asked before it')
+    assert.deepEqual(await adjusted, [0])
+    // Waiting when the counters close: sent, not lost.
+    const last = c.adjust([{ key: 'k', delta: -5, ttlSeconds: 60 }])
+    await c.close()
+    assert.deepEqual(await last, [90])
+    assert.equal(await admin.get(`${prefix}k`), '90')
+  } finally {
+    admin.disconnect()
+  }
 })
