@@ -16,6 +16,26 @@ test('an event split across chunks, even inside a character, is written once com
   assert.equal(relay.completionBytes, 7)
 })
 
+test('passedThrough says when the returned text is the whole chunk unchanged (its bytes may be written as they came)', () => {
+  const relay = new SseRelay(false)
+  const whole = content('a') + content('b')
+  assert.equal(relay.push(enc(whole)), whole)
+  assert.equal(relay.passedThrough, true, 'whole events, all shown')
+  const bytes = enc(content('héllo') + content('!'))
+  const cut = bytes.indexOf(0xa9)
+  relay.push(bytes.slice(0, cut))
+  assert.equal(relay.passedThrough, false, 'an event held for the next chunk')
+  relay.push(bytes.slice(cut))
+  assert.equal(relay.passedThrough, false, 'completes what an earlier chunk began')
+  relay.push(enc(content('c') + usage))
+  assert.equal(relay.passedThrough, false, 'the hidden usage chunk is dropped')
+  const bom = new SseRelay(false)
+  bom.push(enc('\ufeff' + content('x')))
+  assert.equal(bom.passedThrough, false, 'a byte-order mark is dropped')
+  bom.push(enc(content('y')))
+  assert.equal(bom.passedThrough, true)
+})
+
 test('the usage-only chunk is read, and hidden unless the client asked for it', () => {
   const hidden = new SseRelay(false)
   assert.equal(hidden.push(enc(content('a') + usage + 'data: [DONE]\n\n')), content('a') + 'data: [DONE]\n\n')

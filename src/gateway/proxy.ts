@@ -164,7 +164,9 @@ function pipeEvents(body: Dispatcher.ResponseData['body'], relay: SseRelay, raw:
   return new Promise<void>((resolve, reject) => {
     body.on('data', (chunk: Buffer) => {
       const out = relay.push(chunk)
-      if (out !== '' && !raw.write(out)) {
+      // The usual chunk (whole events, all shown) leaves as the bytes that came, not re-encoded.
+      const data = relay.passedThrough ? chunk : out
+      if (data.length > 0 && !raw.write(data)) {
         body.pause()
         raw.once('drain', () => body.resume())
       }

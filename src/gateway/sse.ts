@@ -31,13 +31,22 @@ export class SseRelay {
   /** The bytes of a character split across chunks, waiting for the rest (see decode). */
   private carry: Buffer | undefined
   private started = false
+  /** The last decode() gave the chunk's bytes whole: no character carried in or out, no byte-order mark dropped. */
+  private verbatim = false
+  /**
+   * The last push() returned exactly the chunk it was given: complete events only, none dropped,
+   * nothing held before or after. The caller may then write the chunk's bytes as they are rather
+   * than the returned text (no second encoding).
+   */
+  passedThrough = false
 
   /** `showUsage`: the client asked for the usage chunk (stream_options.include_usage). */
   constructor(private readonly showUsage: boolean) {}
 
   /** The complete events of the stream so far that the client should see, as text ('' for none yet). */
   push(chunk: Uint8Array): string {
-    const text = this.pending + this.decode(chunk)
+    const prior = this.pending
+    const text = prior + this.decode(chunk)
     // Events are found in place (no re-slicing of what is left per event); the common case, every
     // event kept, returns one slice of the text.
     let out = ''
@@ -53,6 +62,7 @@ export class SseRelay {
       start = end
     }
     this.pending = text.slice(start)
+    this.passedThrough = kept === 0 && prior === '' && start === text.length && this.verbatim
     return kept === 0 ? text.slice(0, start) : out + text.slice(kept, start)
   }
 
@@ -71,16 +81,23 @@ export class SseRelay {
    */
   private decode(chunk: Uint8Array): string {
     let bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    this.verbatim = this.carry === undefined
     if (this.carry !== undefined) {
       bytes = Buffer.concat([this.carry, bytes])
       this.carry = undefined
     }
     const cut = completeUtf8Length(bytes)
-    if (cut < bytes.length) this.carry = Buffer.from(bytes.subarray(cut))
+    if (cut < bytes.length) {
+      this.carry = Buffer.from(bytes.subarray(cut))
+      this.verbatim = false
+    }
     let text = bytes.toString('utf8', 0, cut)
     if (!this.started && text !== '') {
       this.started = true
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+      if (text.charCodeAt(0) === 0xfeff) {
+        text = text.slice(1)
+        this.verbatim = false
+      }
     }
     return text
   }
