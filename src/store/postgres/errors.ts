@@ -1,5 +1,6 @@
 // PostgreSQL and connection errors as GpuplaneErrors: which to retry, which mean the database is unavailable.
 import { GpuplaneError } from '../../common/errors.ts'
+import { redactUrl } from '../../common/redact.ts'
 
 /** SQLSTATEs after which the whole transaction can run again: serialization_failure, deadlock_detected. */
 const RETRYABLE = new Set(['40001', '40P01'])
@@ -19,13 +20,7 @@ export function isRetryable(e: unknown): boolean {
 
 /** The URL without its password, for messages. */
 export function describeUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return 'the PostgreSQL URL (unparsable: use postgres://user[:password]@host[:port]/database)'
-  }
+  return redactUrl(url, 'the PostgreSQL URL (unparsable: use postgres://user[:password]@host[:port]/database)')
 }
 
 /**

@@ -269,11 +269,10 @@ export class RedisCounters implements Counters {
   }
 
   /**
-   * Reservations, adjustments and reads asked for in the same event-loop turn go to Redis together, at
-   * the turn's end, as one script that applies them in the order they were asked (see
-   * OPERATIONS_LUA): under load that is one command for many requests instead of two each. Each is
-   * still atomic, a reservation all or nothing; a failed call fails every operation in it
-   * (UNAVAILABLE; like a lost reply, it may have applied).
+   * Sent with the other operations of this event-loop turn, as one script call that applies them
+   * in the order they were asked (see enqueue and OPERATIONS_LUA): under load, one command for many
+   * requests. Each is still atomic, a reservation all or nothing; a failed call fails every
+   * operation in it (UNAVAILABLE; like a lost reply, it may have applied).
    */
   reserve(items: readonly ReserveItem[], options: ReserveOptions = {}): Promise<ReserveResult> {
     try {
@@ -285,7 +284,7 @@ export class RedisCounters implements Counters {
     return this.enqueue<ReserveResult>({ kind: 'r', items, options })
   }
 
-  /** Applied with the other operations of this turn (see reserve). */
+  /** Sent with the next reservation or read, within ADJUST_DELAY_MS (see enqueue). */
   adjust(items: readonly AdjustItem[]): Promise<number[]> {
     try {
       checkAdjustItems(items)
