@@ -18,9 +18,8 @@ import { parseArgs } from 'node:util'
 import { Controller } from '../src/server/controller.ts'
 import { IntervalTracker } from '../src/server/telemetry-intervals.ts'
 import { openStore, openTelemetryStore } from '../src/store/index.ts'
-import type { Store } from '../src/store/types.ts'
-import { currentHoldings, diffHoldings, holdingKey, intervalOf, type Holding } from '../src/telemetry/intervals.ts'
-import type { TelemetryStore } from '../src/telemetry/types.ts'
+import type { Holding } from '../src/telemetry/intervals.ts'
+import { relistPass } from '../test/relist-tracker.ts'
 import { median } from './stats.ts'
 
 const { values: args } = parseArgs({ options: { count: { type: 'string', default: '2000' }, wave: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' }, out: { type: 'string', default: join(import.meta.dirname, 'results', 'tracker.json') } } })
@@ -30,20 +29,6 @@ const RUNS = Number(args.runs)
 const GPUS_PER_HOST = 8
 /** The server's budget is < 1 ms of CPU per submission in all (1,000/s); the tracker should take a small fraction: a tenth. */
 const TARGET_MS = 0.1
-
-/** The tracker before it went incremental (one pass). */
-async function relistPass(store: Store, telemetry: TelemetryStore, held: Map<string, Holding>, now: number): Promise<void> {
-  const [claims, workloads, slices] = await Promise.all(['ResourceClaim', 'Workload', 'ResourceSlice'].map((k) => store.list(k)))
-  const { open, close } = diffHoldings(held, currentHoldings({ claims: claims!.items, workloads: workloads!.items, slices: slices!.items }))
-  for (const h of close) {
-    await telemetry.closeInterval(h, now)
-    held.delete(holdingKey(h))
-  }
-  for (const h of open) {
-    await telemetry.openInterval(intervalOf(h, now))
-    held.set(holdingKey(h), h)
-  }
-}
 
 function cpuMs(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.cpuUsage()

@@ -1,6 +1,7 @@
 // Test fixtures for the gateway: a mock OpenAI-compatible upstream on a loopback port, a governance configuration around it, and counters that record their keys.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
 import { hashAgentKey, type GovernanceRegistry } from '../src/governance/access.ts'
 import type { AdjustItem, CounterEntry, Counters, ReserveItem, ReserveOptions, ReserveResult } from '../src/governance/counters.ts'
 import { MemoryCounters } from '../src/governance/counters-memory.ts'
@@ -183,5 +184,10 @@ export class RecordingCounters implements Counters {
 export function chat(extra: Record<string, unknown> = {}, model = 'm-a'): Record<string, unknown> {
   return { model, messages: [{ role: 'user', content: 'hi' }], ...extra }
 }
+/** POSTs `body` as JSON to the app's chat completions with `key` as the agent key (Fastify inject). */
+export function postChat(app: FastifyInstance, key: string, body: unknown) {
+  return app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+}
+
 /** The prompt bound of chat(): the UTF-8 bytes of "user" and "hi" (the Models have no template overhead). */
 export const CHAT_BOUND = 6

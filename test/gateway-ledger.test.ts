@@ -10,7 +10,7 @@ import { createGatewayMetrics } from '../src/gateway/metrics.ts'
 import { openStore } from '../src/store/index.ts'
 import { RedisCounters } from '../src/store/redis/counters.ts'
 import type { LedgerEntry, Store } from '../src/store/types.ts'
-import { CAPS, CHAT_BOUND, chat, KEYS, MOCK_USAGE, RecordingCounters, startMockUpstream, testRegistry, type MockUpstream } from './gateway-helpers.ts'
+import { CAPS, CHAT_BOUND, chat, KEYS, MOCK_USAGE, postChat, RecordingCounters, startMockUpstream, testRegistry, type MockUpstream } from './gateway-helpers.ts'
 
 const REDIS = process.env.GPUPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379'
 const RUN = `gpuplane-test-ledger:${randomBytes(6).toString('hex')}:`
@@ -110,7 +110,7 @@ describe('gateway ledger entries', () => {
   test('every request that reaches admission is one entry: completed, failed, refused with its limit, released; counters equal the entries', async () => {
     const counters = new RecordingCounters()
     const app = buildGateway({ registry: testRegistry(mock.url), counters, ledger: store, ledgerWriter: { flushIntervalMs: 5 } })
-    const post = (key: string, body: unknown) => app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+    const post = (key: string, body: unknown) => postChat(app, key, body)
     assert.equal((await post(KEYS.capped, chat({ max_tokens: 10 }))).statusCode, 200)
     mock.behaviour.failStatus = 503
     assert.equal((await post(KEYS.capped, chat({ max_tokens: 10 }))).statusCode, 503)
@@ -118,7 +118,7 @@ describe('gateway ledger entries', () => {
     assert.equal((await post(KEYS.capped, chat({ max_tokens: 100 }))).statusCode, 429, 'needs 106 of a cap of 60')
     assert.equal((await post(KEYS.a, { model: 'm-a' })).statusCode, 400, 'a malformed request never reaches admission')
     const down = buildGateway({ registry: testRegistry('http://127.0.0.1:1/v1'), counters, ledger: store, ledgerWriter: { flushIntervalMs: 5 } })
-    assert.equal((await down.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${KEYS.capped}`, 'content-type': 'application/json' }, payload: JSON.stringify(chat({ max_tokens: 10 })) })).statusCode, 503)
+    assert.equal((await postChat(down, KEYS.capped, chat({ max_tokens: 10 }))).statusCode, 503)
     await app.close()
     await down.close()
 
@@ -191,7 +191,7 @@ describe('counter rebuild from the ledger (Redis)', () => {
 
   test('counters lost in Redis are rebuilt from the ledger when a gateway starts, and the cap still holds', async () => {
     const post = (app: ReturnType<typeof buildGateway>) =>
-      app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${KEYS.capped}`, 'content-type': 'application/json' }, payload: JSON.stringify(chat({ max_tokens: 10 })) })
+      postChat(app, KEYS.capped, chat({ max_tokens: 10 }))
     const counters = await RedisCounters.connect(REDIS, { prefix: `${RUN}start:` })
     const first = buildGateway({ registry: testRegistry(mock.url), counters, ledger: store })
     // Each request reserves 6 + 10 and uses 12: four use 48 of the cap of 60; a fifth would need 16.

@@ -9,7 +9,7 @@ import { buildGateway } from '../src/gateway/app.ts'
 import { openStore } from '../src/store/index.ts'
 import { RedisCounters } from '../src/store/redis/counters.ts'
 import type { Store } from '../src/store/types.ts'
-import { CAPS, CHAT_BOUND, chat, KEYS, MOCK_USAGE, startMockUpstream, testRegistry, type MockUpstream } from './gateway-helpers.ts'
+import { CAPS, CHAT_BOUND, chat, KEYS, MOCK_USAGE, postChat, startMockUpstream, testRegistry, type MockUpstream } from './gateway-helpers.ts'
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts'
 
 const REDIS = process.env.GPUPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379'
@@ -31,10 +31,6 @@ function capturedLogger() {
 /** Counters on a Redis that is not there (a closed port): every command is UNAVAILABLE. */
 function unreachable(): Promise<RedisCounters> {
   return RedisCounters.connect('redis://127.0.0.1:1', { prefix: RUN, connectTimeoutMs: 200, requireConnection: false, onError: () => {} })
-}
-
-function post(app: ReturnType<typeof buildGateway>, key: string, body: unknown) {
-  return app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) })
 }
 
 async function metricValue(app: ReturnType<typeof buildGateway>, line: RegExp): Promise<number> {
@@ -60,7 +56,7 @@ describe('gateway with Redis unreachable', () => {
     const { logger, lines } = capturedLogger()
     const app = buildGateway({ registry: testRegistry(mock.url), counters, ledger: store, logger })
     for (let i = 0; i < 3; i++) {
-      const res = await post(app, KEYS.capped, chat())
+      const res = await postChat(app, KEYS.capped, chat())
       assert.equal(res.statusCode, 503, res.body)
       assert.equal(res.json().error.code, 'UNAVAILABLE')
       assert.match(res.json().error.message, /token counter store is unavailable and tokens limits fail closed \(TokenPolicy team-a\/capped-daily\)/)
@@ -70,7 +66,7 @@ describe('gateway with Redis unreachable', () => {
     assert.equal(await metricValue(app, /^gpuplane_gateway_degraded /), 1)
     assert.equal(lines.filter((l) => /degraded mode/.test(l.msg)).length, 1, `one line when degraded mode starts: ${lines.map((l) => l.msg).join(' | ')}`)
     // An agent no limit applies to needs no counters: served as usual.
-    assert.equal((await post(app, KEYS.a, chat())).statusCode, 200)
+    assert.equal((await postChat(app, KEYS.a, chat())).statusCode, 200)
     await app.close()
     await counters.close()
     const refused = await store.queryUsage({ agent: 'capped' })
@@ -91,7 +87,7 @@ describe('gateway with Redis unreachable', () => {
     // Each reserves 6 + 44 = 50 tokens; the crowd agent's share of its 1,000 is 250: five fit.
     const perRequest = CHAT_BOUND + 44
     const share = Math.floor(CAPS.crowd / replicas)
-    const pending = Array.from({ length: 20 }, () => post(app, KEYS.crowd, chat({ max_tokens: 44 })))
+    const pending = Array.from({ length: 20 }, () => postChat(app, KEYS.crowd, chat({ max_tokens: 44 })))
     while (mock.calls.length < Math.floor(share / perRequest)) await sleep(5)
     await sleep(50)
     release()
@@ -138,7 +134,7 @@ describe('gateway when Redis comes back', () => {
       await app.close()
       await counters.close()
     })
-    const capped = () => post(app, KEYS.capped, chat({ max_tokens: 10 }))
+    const capped = () => postChat(app, KEYS.capped, chat({ max_tokens: 10 }))
     for (let i = 0; i < 3; i++) assert.equal((await capped()).statusCode, 200)
     await relay.cut()
     assert.equal((await capped()).statusCode, 503, 'fail-closed during the outage')
@@ -171,7 +167,7 @@ describe('gateway when Redis comes back', () => {
     const tokensKey = async () => (await admin.keys(`${prefix}*`)).find((k) => k.includes('/clamp-daily/0/tokens/'))!
     mock.calls.length = 0
     mock.behaviour.gate = new Promise<void>((r) => (release = r))
-    const inflight = post(app, KEYS.clamp, chat({ max_tokens: 10 }))
+    const inflight = postChat(app, KEYS.clamp, chat({ max_tokens: 10 }))
     while (mock.calls.length < 1) await sleep(5)
     assert.equal(await admin.get(await tokensKey()), String(CHAT_BOUND + 10), 'reserved 16 before the outage')
     await relay.cut()

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildGateway } from '../src/gateway/app.ts'
-import { CAPS, CHAT_BOUND, chat, KEYS, MOCK_USAGE, RecordingCounters, startMockUpstream, testRegistry, type MockUpstream } from './gateway-helpers.ts'
+import { CAPS, CHAT_BOUND, chat, KEYS, MOCK_USAGE, postChat, RecordingCounters, startMockUpstream, testRegistry, type MockUpstream } from './gateway-helpers.ts'
 
 const MOCK_TOKENS = MOCK_USAGE.prompt_tokens + MOCK_USAGE.completion_tokens
 
@@ -142,7 +142,7 @@ describe('gateway proxy', () => {
     const url = dead.url
     await dead.close()
     const gateway = buildGateway({ registry: testRegistry(url), counters, env: {} })
-    const res = await gateway.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${KEYS.capped}`, 'content-type': 'application/json' }, payload: JSON.stringify(chat()) })
+    const res = await postChat(gateway, KEYS.capped, chat())
     assert.equal(res.statusCode, 503)
     assert.equal(res.json().error.code, 'UNAVAILABLE')
     assert.equal(await counters.valueOf('capped-daily', 'tokens'), 0)

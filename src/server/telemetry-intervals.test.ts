@@ -5,10 +5,11 @@ import fc from 'fast-check'
 import { openStore, openTelemetryStore } from '../store/index.ts'
 import type { NewObject, Store } from '../store/types.ts'
 import { HoldingsIndex, type ObjectChange } from '../telemetry/holdings-index.ts'
-import { currentHoldings, diffHoldings, holdingKey, intervalOf, type Holding, type PlainObject } from '../telemetry/intervals.ts'
+import { currentHoldings, type Holding, type PlainObject } from '../telemetry/intervals.ts'
 import type { AllocationInterval, TelemetryStore } from '../telemetry/types.ts'
 import { Controller } from './controller.ts'
 import { IntervalTracker } from './telemetry-intervals.ts'
+import { relistPass } from '../../test/relist-tracker.ts'
 
 const CLUSTER: NewObject = {
   apiVersion: 'gpuplane.io/v1alpha1',
@@ -253,20 +254,6 @@ describe('HoldingsIndex (incremental) against currentHoldings (full relist)', ()
 
 describe('IntervalTracker (incremental) against a full relist each pass, on the real controller', () => {
   const start = Date.UTC(2026, 10, 26, 12)
-
-  /** The tracker as it was before it went incremental: list everything each pass, diff, write. */
-  async function relistPass(store: Store, telemetry: TelemetryStore, held: Map<string, Holding>, now: number): Promise<void> {
-    const [claims, workloads, slices] = await Promise.all(['ResourceClaim', 'Workload', 'ResourceSlice'].map((k) => store.list(k)))
-    const { open, close } = diffHoldings(held, currentHoldings({ claims: claims!.items, workloads: workloads!.items, slices: slices!.items }))
-    for (const h of close) {
-      await telemetry.closeInterval(h, now)
-      held.delete(holdingKey(h))
-    }
-    for (const h of open) {
-      await telemetry.openInterval(intervalOf(h, now))
-      held.set(holdingKey(h), h)
-    }
-  }
 
   const stepArb = fc.oneof(
     fc.record({ op: fc.constant('create' as const), w: fc.integer({ min: 0, max: 5 }), kind: fc.integer({ min: 0, max: 3 }) }),
