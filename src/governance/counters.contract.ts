@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { isGpuplaneError } from '../common/errors.ts'
+import { Random } from '../sim/random.ts'
 import type { AdjustItem, Counters, ReserveItem, ReserveOptions, ReserveResult } from './counters.ts'
 
 /** How the suite gets counters of one implementation. */
@@ -195,7 +196,9 @@ export interface ConcurrentOutcome {
  * a fixed part. A second item (a request counter) checks that all-or-nothing holds under load.
  */
 export async function concurrentReservations(counters: Counters[], cap: number, seed: number, clamped = false, key = 'cap'): Promise<ConcurrentOutcome> {
-  const random = mulberry32(seed)
+  // Seeded, so that a failing run can be replayed.
+  const seeded = new Random(seed)
+  const random = () => seeded.float()
   const results = await Promise.all(
     Array.from({ length: 1000 }, (_, i) => {
       const fixed = 1 + Math.floor(random() * 100)
@@ -299,17 +302,5 @@ class SequentialModel {
       this.values.set(key, next)
       return next
     })
-  }
-}
-
-/** A small seeded generator, so that a failing run can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }

@@ -45,6 +45,11 @@ export class Random {
     return result
   }
 
+  /** A uniform number in [0, 1), in steps of 2^-32. */
+  float(): number {
+    return this.nextUint32() / 2 ** 32
+  }
+
   /** A uniform integer in [0, n), without modulo bias (rejection sampling); n from 1 to 2^32. */
   int(n: number): number {
     if (!(n >= 1 && n <= 2 ** 32) || !Number.isInteger(n)) throw new RangeError(`Random.int: n must be an integer from 1 to 2^32, got ${n}`)

@@ -26,6 +26,12 @@ test('Random: deterministic per seed, in range, permutations are permutations', 
   assert.deepEqual([...r.perm(50)].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i))
   assert.equal(new Random(1).int(1), 0)
   assert.throws(() => r.int(0), RangeError)
+  // float(): in [0, 1), deterministic per seed, with a mean near 1/2.
+  const fs = Array.from({ length: 10_000 }, () => a.float())
+  assert.ok(fs.every((f) => f >= 0 && f < 1))
+  assert.deepEqual(fs.slice(0, 100), Array.from({ length: 100 }, () => b.float()))
+  const mean = fs.reduce((s, f) => s + f, 0) / fs.length
+  assert.ok(mean > 0.48 && mean < 0.52, `mean ${mean}`)
 })
 
 test('default trace, seeds 42..44: a shuffle of all 8,152 pods, then clones up to 130% of 6,212 GPUs', () => {

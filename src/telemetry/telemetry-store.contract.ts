@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import { Random } from '../sim/random.ts'
 import { attribute } from './attribution.ts'
 import { chargeback } from './chargeback.ts'
 import type { AllocationInterval, AttributedSample, TelemetryQuery, TelemetryStore, UsageRow, UsageTotals, UtilizationSample } from './types.ts'
@@ -51,18 +52,6 @@ async function withStore(make: MakeTelemetryStore, fn: (t: TelemetryStore) => Pr
   }
 }
 
-/** A small deterministic PRNG (mulberry32): the generated telemetry of a seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * Three hours of telemetry of 2 nodes × 3 GPUs (gpu-2 of each node split into two MIG devices,
  * sampled as the physical GPU only), holdings that start and end at odd seconds, a holder held
@@ -70,7 +59,8 @@ function prng(seed: number): () => number {
  * its intervals, a holder with no interval at all, and unallocated GPUs.
  */
 function generated(seed: number): { samples: AttributedSample[]; intervals: AllocationInterval[] } {
-  const rnd = prng(seed)
+  const seeded = new Random(seed)
+  const rnd = () => seeded.float()
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!
   const at = () => T0 + Math.floor(rnd() * 3 * HOUR)
   const intervals: AllocationInterval[] = []
