@@ -78,8 +78,8 @@ interface DemoServer {
 const ADMIN = 'server-gateway-test-admin'
 
 /** `gpuplane server --demo` on a SQLite file, both ports any free one; resolves once the demo notice is printed. */
-async function startDemo(db: string): Promise<DemoServer> {
-  const child = spawn(process.execPath, ['bin/gpuplane.js', 'server', '--demo', '--db', db, '--port', '0', '--log-level', 'warn'], { env: { ...process.env, GPUPLANE_ADMIN_TOKEN: ADMIN }, stdio: ['ignore', 'ignore', 'pipe'] })
+async function startDemo(db: string, extraArgs: string[] = []): Promise<DemoServer> {
+  const child = spawn(process.execPath, ['bin/gpuplane.js', 'server', '--demo', '--db', db, '--port', '0', '--log-level', 'warn', ...extraArgs], { env: { ...process.env, GPUPLANE_ADMIN_TOKEN: ADMIN }, stdio: ['ignore', 'ignore', 'pipe'] })
   const server: DemoServer = {
     child,
     stderr: '',
@@ -174,4 +174,20 @@ test('gateway flags: a source of objects is required, --outage is checked, --no-
   const off = await cli(['server', '--no-gateway', '--gateway-port', '7999'])
   assert.equal(off.code, 2)
   assert.match(off.err, /--no-gateway turns off/)
+})
+
+describe('gpuplane server --redis with Redis unreachable', () => {
+  test('starts, and its gateway fails token limits closed (503) until Redis answers', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'gpuplane-server-no-redis-')), 'g.db')
+    const server = await startDemo(db, ['--redis', 'redis://127.0.0.1:1'])
+    try {
+      const key = /demo agent key of research\/notebook-assistant \(shown this once[^)]*\): (\S+)/.exec(server.stderr)?.[1] ?? ''
+      assert.match(key, /^gp-/, `a demo key is printed: ${server.stderr}`)
+      const res = await fetch(`${server.gatewayURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo-echo', messages: [{ role: 'user', content: 'hello' }] }) })
+      assert.equal(res.status, 503)
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /token counter store is unavailable and tokens limits fail closed/)
+    } finally {
+      await server.stop()
+    }
+  })
 })
