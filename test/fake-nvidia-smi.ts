@@ -13,9 +13,11 @@ export interface FakeNvidiaSmiOptions {
    * call, then the last row for ever.
    */
   gate?: number
+  /** Processes `--query-compute-apps` prints on the H200 (none when absent). */
+  apps?: ReadonlyArray<{ pid: number; usedMiB: number }>
 }
 
-/** Writes `nvidia-smi` into `dir`: `-q` prints the recorded XML, `--query-gpu` recorded rows (with the UUID column), `--query-compute-apps` no process. */
+/** Writes `nvidia-smi` into `dir`: `-q` prints the recorded XML, `--query-gpu` recorded rows (with the UUID column), `--query-compute-apps` the `apps` given (none by default). */
 export function fakeNvidiaSmi(dir: string, options: FakeNvidiaSmiOptions = {}): { script: string; rows: number } {
   const series = readFileSync(join(FIXTURES, 'util-under-load.csv'), 'utf8').trim().split('\n').slice(1)
   const rows = series.map((line) => {
@@ -24,6 +26,7 @@ export function fakeNvidiaSmi(dir: string, options: FakeNvidiaSmiOptions = {}): 
   })
   writeFileSync(join(dir, 'rows.csv'), rows.join('\n') + '\n')
   writeFileSync(join(dir, 'q.xml'), readFileSync(join(FIXTURES, 'nvidia-smi-q.xml')))
+  writeFileSync(join(dir, 'apps.csv'), [`gpu_uuid, pid, used_gpu_memory [MiB]`, ...(options.apps ?? []).map((a) => `${H200_UUID}, ${a.pid}, ${a.usedMiB} MiB`)].join('\n') + '\n')
   const playback =
     options.gate === undefined
       ? `    n=$(cat "$D/count" 2>/dev/null || echo 0)
@@ -43,7 +46,7 @@ case "$1" in
   --query-gpu=*)
     echo "timestamp, index, uuid, utilization.gpu [%], utilization.memory [%], memory.used [MiB], memory.total [MiB], power.draw [W]"
 ${playback}
-  --query-compute-apps=*) echo "gpu_uuid, pid, used_memory [MiB]" ;;
+  --query-compute-apps=*) cat "$D/apps.csv" ;;
   *) echo "fake nvidia-smi: unexpected arguments: $*" >&2; exit 2 ;;
 esac
 `,

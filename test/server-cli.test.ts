@@ -12,7 +12,7 @@ import { api, startServer } from './server-invariants.ts'
 test('gpuplane server --help documents the store, the admin token, the paths and the flags', async () => {
   const { code, out } = await cli(['server', '--help'])
   assert.equal(code, 0)
-  for (const text of ['--db <FILE>', '--postgres <URL>', '--port <N>', '--host <ADDRESS>', '--demo', '--log-level <LEVEL>', '--reset-admin-token', '--body-limit <BYTES>', 'GPUPLANE_ADMIN_TOKEN', '/openapi.json', 'SIGTERM']) {
+  for (const text of ['--db <FILE>', '--postgres <URL>', '--port <N>', '--host <ADDRESS>', '--demo', '--log-level <LEVEL>', '--reset-admin-token', '--body-limit <BYTES>', '--raw-retention <DURATION>', '--minute-retention <DURATION>', 'GPUPLANE_ADMIN_TOKEN', '/openapi.json', 'SIGTERM']) {
     assert.ok(out.includes(text), `help mentions ${text}`)
   }
 })
@@ -22,6 +22,15 @@ test('gpuplane server --db and --postgres exclude each other; a bad port is inva
   const bad = await cli(['server', '--port', '70000'])
   assert.equal(bad.code, 2)
   assert.match(bad.err, /--port must be a whole number from 0 to 65535/)
+})
+
+test('gpuplane server: the telemetry retention flags take durations, minute rows outliving raw samples', async () => {
+  const word = await cli(['server', '--raw-retention', 'a day'])
+  assert.equal(word.code, 2)
+  assert.match(word.err, /--raw-retention "a day" is not a duration/)
+  const inverted = await cli(['server', '--raw-retention', '48h', '--minute-retention', '24h'])
+  assert.equal(inverted.code, 2)
+  assert.match(inverted.err, /--minute-retention \(24h\) must be longer than --raw-retention \(48h\)/)
 })
 
 test('gpuplane server: the admin token is printed at the first start only; SIGTERM and SIGINT stop it with exit code 0', async () => {

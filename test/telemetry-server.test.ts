@@ -81,3 +81,31 @@ describe('telemetry routes', () => {
     assert.deepEqual([aligned.body.from, aligned.body.to], [T0, T0 + 10 * MIN], 'buckets on multiples of the step')
   })
 })
+
+describe('telemetry retention (gpuplane server --raw-retention, --minute-retention)', () => {
+  let s: TestServer
+  before(async () => {
+    // Raw samples kept 2 minutes, minute rows 1 hour, rolled up every 25 ms.
+    s = await testServer({ telemetryRetention: { rawMs: 2 * MIN, minutesMs: 60 * MIN, everyMs: 25 } })
+  })
+  after(() => s.close())
+
+  it('rolls samples past the raw window into minute rows, and minute rows past theirs into hour rows', async () => {
+    const now = Date.now()
+    const at = (ago: number, util: number) => ({ ...sample(0, 'gpu-0', util), time: now - ago })
+    const samples = [at(3 * 60 * MIN, 10), at(30 * MIN, 20), at(10_000, 30)]
+    const res = await s.call('POST', TELEMETRY_SAMPLES_PATH, { body: { node: 'node-a', agentId: 'retention', seq: 1, samples } })
+    assert.equal(res.body.accepted, 3)
+    const deadline = Date.now() + 10_000
+    let kept = await s.app.telemetry.samples({ from: 0, to: now + MIN, node: 'node-a' })
+    while (kept.length > 1 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25))
+      kept = await s.app.telemetry.samples({ from: 0, to: now + MIN, node: 'node-a' })
+    }
+    assert.deepEqual(kept.map((x) => x.smUtil), [30], 'only the sample inside the raw window is kept at full resolution')
+    const rows = await s.app.telemetry.usage({ from: now - 4 * 60 * MIN, to: now + MIN, node: 'node-a' })
+    const span = (ago: number) => rows.find((r) => r.start <= now - ago && now - ago < r.end)
+    assert.equal(span(3 * 60 * MIN)!.end - span(3 * 60 * MIN)!.start, 60 * MIN, 'three hours old: an hour row')
+    assert.equal(span(30 * MIN)!.end - span(30 * MIN)!.start, MIN, 'half an hour old: a minute row')
+  })
+})

@@ -17,11 +17,13 @@ import { inventoryFromNvidiaSmi } from '../inventory/nvidia-smi.ts'
 import { migDeviceName, publishHost } from '../inventory/publish.ts'
 import { backoffMs, SampleBuffer } from '../telemetry/agent-buffer.ts'
 import { parsePrometheusText, samplesFromDcgm } from '../telemetry/dcgm.ts'
+import { nameProcessOwners, WORKLOAD_ENV } from '../telemetry/process-owner.ts'
 import { deviceMapFromHost, parseComputeApps, parseQueryGpu, samplesFromQuery, type DeviceMap } from '../telemetry/nvidia-smi-query.ts'
 import type { UtilizationSample } from '../telemetry/types.ts'
 import { applyOne } from './apply.ts'
 import { ApiClient, RemoteError } from './client.ts'
 import { normalizeServer } from './config.ts'
+import { parseDuration } from './duration.ts'
 import { kindOfObject } from './kinds.ts'
 
 export const QUERY_GPU = 'timestamp,index,uuid,utilization.gpu,utilization.memory,memory.used,memory.total,power.draw'
@@ -35,6 +37,8 @@ export interface AgentOptions {
   intervalMs: number
   nvidiaSmi: string
   dcgm?: string
+  /** Where processes' environments are read (GPUPLANE_WORKLOAD, process-owner.ts); /proc when absent. */
+  procRoot?: string
   inventoryIntervalMs: number
   batchSize: number
   bufferSize: number
@@ -154,6 +158,7 @@ export class NodeAgent {
     } else {
       const [gpus, apps] = await Promise.all([run(this.options.nvidiaSmi, [`--query-gpu=${QUERY_GPU}`, '--format=csv']), run(this.options.nvidiaSmi, [`--query-compute-apps=${QUERY_APPS}`, '--format=csv'])])
       samples = samplesFromQuery(parseQueryGpu(gpus), parseComputeApps(apps), { node: this.options.node, time, useOwnClock: true, ...(this.map ? { map: this.map } : {}) }).samples
+      await nameProcessOwners(samples, this.options.procRoot ?? '/proc')
     }
     this.counters.sampled += samples.length
     const dropped = this.buffer.push(samples)
@@ -206,17 +211,6 @@ export class NodeAgent {
   }
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-
-export function parseDuration(text: string, option: string): number {
-  const m = DURATION.exec(text.trim())
-  if (!m) throw new GpuplaneError('INVALID_INPUT', `${option} "${text}" is not a duration: use e.g. 500ms, 10s, 5m, 1h`)
-  const ms = Number(m[1]) * UNIT_MS[m[2] ?? 's']
-  if (ms < 1) throw new GpuplaneError('INVALID_INPUT', `${option} must be at least 1ms`)
-  return ms
-}
-
 function positive(text: string, option: string): number {
   const n = Number(text)
   if (!Number.isInteger(n) || n < 1) throw new GpuplaneError('INVALID_INPUT', `${option} "${text}" must be a whole number of at least 1`)
@@ -230,6 +224,13 @@ What it does:
   "gpuplane inventory nvidia-smi" would, and applies them to the server when they changed.
   Every --interval: reads utilization (nvidia-smi --query-gpu and --query-compute-apps, or the
   DCGM exporter at --dcgm, which also reports MIG devices) and pushes it in batches.
+
+Shared GPUs:
+  nvidia-smi lists each GPU's processes with their memory. A process whose environment has
+  GPUPLANE_WORKLOAD=<namespace>/<workload> (set it in the workload's container) is charged to that
+  workload, by its share of the GPU memory the processes use, when that workload holds the GPU;
+  the agent reads it from --proc/<pid>/environ, so it must see the host's processes (hostPID).
+  Without it, a shared GPU's use is split by the share each holder holds.
 
 When the server is away:
   Sampling goes on; samples queue in a buffer of --buffer samples (the oldest are dropped when
@@ -253,6 +254,7 @@ export function registerAgent(program: Command, err: (s: string) => void): void 
     .option('--nvidia-smi <PATH>', 'the nvidia-smi to run', 'nvidia-smi')
     .option('--dcgm <URL>', 'read utilization from a DCGM exporter instead (e.g. http://localhost:9400/metrics)')
     .option('--node <NAME>', 'the Kubernetes node name to publish as (default: the host name)')
+    .option('--proc <DIR>', `where processes' environments are read for ${WORKLOAD_ENV} (the host's /proc)`, '/proc')
     .option('--inventory-interval <DURATION>', 'time between inventory reads', '5m')
     .option('--batch <N>', 'most samples per push', '2000')
     .option('--buffer <N>', 'most samples queued while the server is away', '100000')
@@ -266,6 +268,7 @@ export function registerAgent(program: Command, err: (s: string) => void): void 
         intervalMs: parseDuration(opts.interval, '--interval'),
         nvidiaSmi: opts.nvidiaSmi,
         ...(opts.dcgm !== undefined ? { dcgm: opts.dcgm } : {}),
+        procRoot: opts.proc,
         inventoryIntervalMs: parseDuration(opts.inventoryInterval, '--inventory-interval'),
         batchSize: positive(opts.batch, '--batch'),
         bufferSize: Math.max(positive(opts.buffer, '--buffer'), positive(opts.batch, '--batch')),

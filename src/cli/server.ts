@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs'
 import { loadDemo } from '../server/demo.ts'
 import { loadGovernanceDemo } from '../server/demo-governance.ts'
 import { startDemoTelemetry } from '../server/demo-telemetry.ts'
+import { DEFAULT_RETENTION, type TelemetryRetention } from '../server/telemetry-routes.ts'
 import { serve } from '../server/serve.ts'
 import { notifyingStore, WatchHub } from '../server/watch.ts'
 import { startEchoUpstream, type EchoUpstream } from '../gateway/echo-upstream.ts'
@@ -19,6 +20,7 @@ import { DEFAULT_REGISTRY_POLL_MS } from '../gateway/registry-store.ts'
 import { openStore } from '../store/index.ts'
 import type { Store } from '../store/types.ts'
 import { redactUrl } from '../common/redact.ts'
+import { parseDuration } from './duration.ts'
 import { addOutageOptions, DEFAULT_GATEWAY_PORT, parseOutage, startStoreGateway, type RunningGateway } from './gateway.ts'
 
 export const DEFAULT_PORT = 7480
@@ -99,6 +101,8 @@ interface ServerCommandOptions {
   redis?: string
   outage?: string
   replicas: string
+  rawRetention: string
+  minuteRetention: string
 }
 
 export function registerServer(program: Command, err: (s: string) => void): void {
@@ -114,6 +118,8 @@ export function registerServer(program: Command, err: (s: string) => void): void
     .option('--reset-admin-token', 'replace the admin token by a new one, printed once')
     .option('--body-limit <BYTES>', 'largest request body accepted', String(DEFAULT_BODY_LIMIT))
     .option('--gpu-prices <FILE>', 'prices per GPU-hour and model for "gpuplane report usage" (see examples/gpu-prices.yaml)')
+    .option('--raw-retention <DURATION>', 'how long utilization samples are kept at full resolution before they are rolled up to minute rows', '24h')
+    .option('--minute-retention <DURATION>', 'how long minute rows are kept before they are rolled up to hour rows (kept for good); longer than --raw-retention', '720h')
     .option('--idle-interval <SECONDS>', 'how often idle allocations are looked for (Namespace spec.idle policies)', '30')
     .option('--gateway-port <N>', `TCP port of the AI gateway (default ${DEFAULT_GATEWAY_PORT}; 0: any free port)`)
     .option('--no-gateway', 'do not serve the AI gateway')
@@ -132,6 +138,7 @@ async function runServer(opts: ServerCommandOptions, err: (s: string) => void): 
     throw new GpuplaneError('INVALID_INPUT', '--gateway-port, --redis and --outage configure the gateway, which --no-gateway turns off; drop one or the other')
   }
   const outage = parseOutage(opts.outage)
+  const telemetryRetention = retentionOptions(opts)
   const replicas = integerOption(opts.replicas, '--replicas', 1, 10_000)
   const where = opts.postgres !== undefined ? { postgres: opts.postgres } : { sqlite: opts.db ?? DEFAULT_DB }
   const store = await openStore(where)
@@ -150,7 +157,7 @@ async function runServer(opts: ServerCommandOptions, err: (s: string) => void): 
       echo = await startEchoUpstream()
       demoNotice = await governanceDemo(store, echo.url)
     }
-    const app = buildServer({ store: notifyingStore(store, hub), logger, bodyLimit })
+    const app = buildServer({ store: notifyingStore(store, hub), logger, bodyLimit, telemetryRetention })
     if (opts.demo) startDemoTelemetry(app)
     const controller = new Controller(app.store, { metrics: app.metrics.registry, logger })
     await controller.start()
@@ -215,6 +222,14 @@ function adminTokenNotice(admin: AdminTokenResult, url: string): string {
   }
   if (admin.source === 'environment') return 'admin token: GPUPLANE_ADMIN_TOKEN\n'
   return 'admin token: the one printed at the first start (lost it? restart with --reset-admin-token)\n'
+}
+
+/** The telemetry retention of --raw-retention and --minute-retention (the rollup runs every 5 minutes). */
+function retentionOptions(opts: ServerCommandOptions): TelemetryRetention {
+  const rawMs = parseDuration(opts.rawRetention, '--raw-retention')
+  const minutesMs = parseDuration(opts.minuteRetention, '--minute-retention')
+  if (minutesMs <= rawMs) throw new GpuplaneError('INVALID_INPUT', `--minute-retention (${opts.minuteRetention}) must be longer than --raw-retention (${opts.rawRetention}): minute rows are made from samples older than --raw-retention`)
+  return { rawMs, minutesMs, everyMs: DEFAULT_RETENTION.everyMs }
 }
 
 function integerOption(value: string, name: string, min: number, max: number): number {
