@@ -60,6 +60,27 @@ describe('governance kinds through the API', () => {
     assert.equal(clear.body.details.field, 'spec.keyHashes[0]')
   })
 
+  test('the kill switch is the admin\'s: a namespace token can neither disable an Agent nor re-enable, edit or delete a disabled one', async () => {
+    const path = `${G}/namespaces/team-a/agents/switch`
+    const body = (disabled?: boolean, keyHashes?: string[]) => ({ ...agent('switch', 'team-a', keyHashes), spec: { ...agent('switch', 'team-a', keyHashes).spec, ...(disabled === undefined ? {} : { disabled }) } })
+    const disabledByTeam = await server.call('POST', `${G}/namespaces/team-a/agents`, { token: teamA, body: body(true) })
+    assert.equal(disabledByTeam.status, 403, 'created disabled by a namespace token')
+    assert.equal((await server.call('POST', `${G}/namespaces/team-a/agents`, { token: teamA, body: body() })).status, 201, 'created enabled by its namespace')
+    const kill = await server.call('PUT', path, { token: teamA, body: body(true) })
+    assert.equal(kill.status, 403, 'disabled by a namespace token')
+    assert.match(kill.body.message, /only the admin token can make an Agent disabled/)
+    assert.equal((await server.call('PUT', path, { body: body(true) })).status, 200, 'the admin disables it')
+    const undo = await server.call('PUT', path, { token: teamA, body: body(false) })
+    assert.equal(undo.status, 403, 're-enabled by a namespace token')
+    assert.match(undo.body.message, /Agent "switch" is disabled, which only the admin token can undo/)
+    assert.equal((await server.call('PUT', path, { token: teamA, body: body(true, [hashAgentKey('new-key')]) })).status, 403, 'edited while disabled')
+    assert.equal((await server.call('DELETE', path, { token: teamA })).status, 403, 'deleted (to be made again enabled)')
+    assert.equal((await server.call('GET', path, { token: teamA })).body.spec.disabled, true, 'still disabled')
+    assert.equal((await server.call('PUT', path, { body: body(false) })).status, 200, 'the admin re-enables it')
+    assert.equal((await server.call('PUT', path, { token: teamA, body: body(false, [hashAgentKey('rotated')]) })).status, 200, 'its namespace edits it again')
+    assert.equal((await server.call('DELETE', path, { token: teamA })).status, 200, 'and deletes it')
+  })
+
   test('the OpenAPI document has the governance paths and schemas', async () => {
     const doc = (await server.call('GET', '/openapi.json')).body
     for (const path of [`${G}/models`, `${G}/models/{name}`, `${G}/namespaces/{namespace}/agents`, `${G}/namespaces/{namespace}/tokenpolicies/{name}`]) assert.ok(doc.paths[path], `no ${path}`)

@@ -28,6 +28,12 @@ export interface KindInfo {
   schema: z.ZodType
   /** The status an object created through the API starts with, when it brings none. */
   initialStatus?: () => Record<string, unknown>
+  /**
+   * What makes an object the admin's (e.g. 'disabled' for a disabled Agent: the kill switch is the
+   * admin's), undefined when it is not: namespace tokens can neither change nor delete such an
+   * object, nor create or change one into it.
+   */
+  adminHeld?: (object: Record<string, unknown>) => string | undefined
 }
 
 const RESOURCE_VERSIONS = ['v1', 'v1beta2', 'v1beta1'].map((v) => `${RESOURCE_GROUP}/${v}`)
@@ -50,7 +56,9 @@ export const KINDS: readonly KindInfo[] = [
   // reads it (an agent's namespace must see what it may call), only the admin approves or changes
   // one. Agents and TokenPolicies are namespaced: a namespace token manages its own namespace's.
   kind({ kind: 'Model', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'models', namespaced: false, validate: gpuplaneValidator(parseModel), schema: Model }),
-  kind({ kind: 'Agent', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'agents', namespaced: true, validate: gpuplaneValidator(parseAgent), schema: Agent }),
+  // A disabled Agent is the admin's (the kill switch): a namespace token cannot re-enable, edit or
+  // delete it, nor disable one.
+  kind({ kind: 'Agent', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'agents', namespaced: true, validate: gpuplaneValidator(parseAgent), schema: Agent, adminHeld: (o) => ((o.spec as { disabled?: unknown } | undefined)?.disabled === true ? 'disabled' : undefined) }),
   kind({ kind: 'TokenPolicy', group: GPUPLANE_GROUP, version: 'v1alpha1', plural: 'tokenpolicies', namespaced: true, validate: gpuplaneValidator(parseTokenPolicy), schema: TokenPolicy }),
 ]
 

@@ -55,7 +55,9 @@ function registerKind(app: FastifyInstance, ctx: ServerContext, k: KindInfo): vo
   }
   app.get(collection, (req, reply) => list(ctx, k, req, reply))
   app.post(collection, { config: write('create') }, async (req, reply) => {
-    const created = await ctx.store.create(prepare(k, req, 'create') as NewObject)
+    const object = prepare(k, req, 'create')
+    guardAdminHeld(k, req, undefined, object)
+    const created = await ctx.store.create(object as NewObject)
     return reply.code(201).send(created)
   })
   app.get(object, async (req) => {
@@ -68,15 +70,44 @@ function registerKind(app: FastifyInstance, ctx: ServerContext, k: KindInfo): vo
   app.put(object, { config: write('update') }, async (req) => {
     const next = prepare(k, req, 'update')
     const expect = (req.body as Body).metadata as Record<string, unknown>
-    return ctx.store.update(next as NewObject, typeof expect.resourceVersion === 'string' && expect.resourceVersion !== '' ? expect.resourceVersion : undefined)
+    let rv = typeof expect.resourceVersion === 'string' && expect.resourceVersion !== '' ? expect.resourceVersion : undefined
+    if (k.adminHeld !== undefined && !requestPrincipal(req).admin) {
+      // Checked against the stored object, and the replace made conditional on it: an admin's
+      // change in between makes this a conflict instead of being overwritten.
+      const existing = await ctx.store.get(keyOf(k, req))
+      guardAdminHeld(k, req, existing, next)
+      rv ??= existing?.metadata.resourceVersion
+    }
+    return ctx.store.update(next as NewObject, rv)
   })
   app.put(`${object}/status`, { config: write('updateStatus') }, (req) => replaceStatus(ctx, k, req))
   app.delete(object, { config: write('delete') }, async (req) => {
     const key = keyOf(k, req)
     authorizeWrite(requestPrincipal(req), k.namespaced, key.namespace, k.kind)
-    const rv = (req.query as Query).resourceVersion
-    return ctx.store.delete(key, rv === undefined || rv === '' ? undefined : rv)
+    const given = (req.query as Query).resourceVersion
+    let rv = given === undefined || given === '' ? undefined : given
+    if (k.adminHeld !== undefined && !requestPrincipal(req).admin) {
+      const existing = await ctx.store.get(key)
+      guardAdminHeld(k, req, existing, undefined)
+      rv ??= existing?.metadata.resourceVersion
+    }
+    return ctx.store.delete(key, rv)
   })
+}
+
+/** FORBIDDEN when a namespace token would create, change or delete an object the admin holds (KindInfo.adminHeld), or make one so. */
+function guardAdminHeld(k: KindInfo, req: FastifyRequest, existing: Record<string, unknown> | undefined, next: Record<string, unknown> | undefined): void {
+  const principal = requestPrincipal(req)
+  if (k.adminHeld === undefined || principal.admin) return
+  const name = (existing?.metadata as { name?: string } | undefined)?.name ?? (next?.metadata as { name?: string } | undefined)?.name ?? ''
+  const held = existing === undefined ? undefined : k.adminHeld(existing)
+  if (held !== undefined) {
+    throw new GpuplaneError('FORBIDDEN', `${k.kind} "${name}" is ${held}, which only the admin token can undo; the token of namespace "${principal.namespace}" can neither change nor delete it`)
+  }
+  const made = next === undefined ? undefined : k.adminHeld(next)
+  if (made !== undefined) {
+    throw new GpuplaneError('FORBIDDEN', `only the admin token can make ${/^[AEIOU]/.test(k.kind) ? 'an' : 'a'} ${k.kind} ${made}; the token of namespace "${principal.namespace}" cannot`)
+  }
 }
 
 /** Lists (or watches) a kind; namespace tokens see their namespace's objects of namespaced kinds. */
