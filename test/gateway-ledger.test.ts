@@ -145,6 +145,24 @@ describe('gateway ledger entries', () => {
     assert.equal(await counters.valueOf('capped-daily', 'tokens'), tokens, 'the counter holds exactly what the ledger holds')
   })
 
+  test('refusals of known agents are entries too: a disabled agent (the kill switch) and a model not approved; an unknown key is not', async () => {
+    const ledger = await openStore({ sqlite: ':memory:' })
+    const app = buildGateway({ registry: testRegistry(mock.url), counters: new RecordingCounters(), ledger, ledgerWriter: { flushIntervalMs: 5 } })
+    assert.equal((await postChat(app, KEYS.off, chat({ max_tokens: 10 }))).statusCode, 403, 'disabled')
+    assert.equal((await postChat(app, KEYS.off, { model: 'm-a' })).statusCode, 403, 'disabled, even with a malformed request')
+    assert.equal((await postChat(app, KEYS.a, chat({ model: 'm-b', max_tokens: 10 }))).statusCode, 403, 'm-b is approved for team-b only')
+    assert.equal((await postChat(app, 'gp-not-a-key', chat({ max_tokens: 10 }))).statusCode, 401)
+    await app.close()
+    const entries = await ledger.queryUsage({})
+    await ledger.close()
+    assert.deepEqual(entries.map((e) => [e.namespace, e.model, e.outcome, e.status, e.requests, e.promptTokens + e.completionTokens]), [
+      ['team-a', 'm-a', 'refused', 403, 0, 0],
+      ['team-a', 'm-b', 'refused', 403, 0, 0],
+    ])
+    assert.match(entries[0].reason ?? '', /is disabled/)
+    assert.match(entries[1].reason ?? '', /not approved for namespace team-a/)
+  })
+
   test('graceful close: streams in flight when close starts are all in the ledger after it', async () => {
     const counters = new RecordingCounters()
     const app = buildGateway({ registry: testRegistry(mock.url), counters, ledger: store, ledgerWriter: { flushIntervalMs: 1000 } })

@@ -13,8 +13,8 @@ import type { Dispatcher } from 'undici'
 import type { Agent } from '../api/agent-v1alpha1.ts'
 import type { Model } from '../api/model-v1alpha1.ts'
 import type { TokenPolicy } from '../api/tokenpolicy-v1alpha1.ts'
-import { GpuplaneError } from '../common/errors.ts'
-import { authenticate, authorizeModel, buildRegistry, modelsFor, policiesOf, type AgentIdentity, type GovernanceRegistry } from '../governance/access.ts'
+import { GpuplaneError, isGpuplaneError } from '../common/errors.ts'
+import { authenticate, authorizeModel, buildRegistry, checkEnabled, identifyAgent, modelsFor, policiesOf, type AgentIdentity, type GovernanceRegistry } from '../governance/access.ts'
 import { planAdmission } from '../governance/admission.ts'
 import { withMaxTokens } from '../governance/bound.ts'
 import type { Counters } from '../governance/counters.ts'
@@ -28,7 +28,7 @@ import { LedgerWriter, type LedgerSink, type LedgerWriterOptions } from './ledge
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts'
 import { forward, type ProxyContext } from './proxy.ts'
 import type { LedgerReader } from './rebuild-counters.ts'
-import { InflightTracker, Settlement, type GatewayRuntime, type RequestInfo } from './settlement.ts'
+import { InflightTracker, recordRefusal, Settlement, type GatewayRuntime, type RequestInfo } from './settlement.ts'
 
 /** Largest request body accepted by default (bytes): long chat histories fit, runaway uploads do not. */
 export const DEFAULT_GATEWAY_BODY_LIMIT = 4 * 1024 * 1024
@@ -139,9 +139,25 @@ function runtime(options: GatewayOptions, current: () => GovernanceRegistry, now
 
 async function handleInference(registry: GovernanceRegistry, ctx: ProxyContext, rt: GatewayRuntime, endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const startedAt = performance.now()
-  const identity: AgentIdentity = authenticate(registry, bearerKey(req))
-  const request = parseInferenceRequest(endpoint, parseJson(req.body))
-  const model = authorizeModel(registry, identity, request.body.model)
+  const identity: AgentIdentity = identifyAgent(registry, bearerKey(req))
+  let request
+  try {
+    request = parseInferenceRequest(endpoint, parseJson(req.body))
+  } catch (e) {
+    checkEnabled(identity) // a disabled agent hears 403, whatever it sent
+    throw e
+  }
+  let model: Model
+  try {
+    checkEnabled(identity)
+    model = authorizeModel(registry, identity, request.body.model)
+  } catch (e) {
+    // The kill switch and model approval refuse known agents: the ledger keeps these refusals too.
+    if (isGpuplaneError(e) && e.code === 'FORBIDDEN') {
+      recordRefusal(rt, { id: randomUUID(), time: ctx.now(), namespace: identity.namespace, agent: identity.name, model: request.body.model, endpoint, startedAt }, 403, e.message)
+    }
+    throw e
+  }
   const now = ctx.now()
   const plan = planAdmission({ request, model, namespace: identity.namespace, agent: identity.name, policies: policiesOf(registry, identity.namespace), now })
   const info: RequestInfo = { id: randomUUID(), time: now, namespace: identity.namespace, agent: identity.name, model: model.metadata.name as string, endpoint, startedAt }

@@ -67,14 +67,25 @@ export function buildRegistry(objects: { models: readonly Model[]; agents: reado
  * (401) for a missing, unknown or revoked key; FORBIDDEN (403) for a disabled agent.
  */
 export function authenticate(registry: GovernanceRegistry, key: string | undefined): AgentIdentity {
+  const identity = identifyAgent(registry, key)
+  checkEnabled(identity)
+  return identity
+}
+
+/** The agent a presented key belongs to, disabled or not: UNAUTHORIZED (401) for a missing, unknown or revoked key. */
+export function identifyAgent(registry: GovernanceRegistry, key: string | undefined): AgentIdentity {
   if (key === undefined || key === '') throw new GpuplaneError('UNAUTHORIZED', 'missing agent key: send it as "Authorization: Bearer <key>"')
   const hash = hashAgentKey(key)
   const identity = registry.agentsByKeyHash.get(hash)
   if (identity === undefined || !identity.agent.spec.keyHashes.some((h) => constantTimeEqual(h, hash))) {
     throw new GpuplaneError('UNAUTHORIZED', 'unknown or revoked agent key; ask the namespace admin for a valid key')
   }
-  if (identity.agent.spec.disabled === true) throw new GpuplaneError('FORBIDDEN', `agent ${identity.namespace}/${identity.name} is disabled`)
   return identity
+}
+
+/** FORBIDDEN (403) when the agent is disabled (the kill switch). */
+export function checkEnabled(identity: AgentIdentity): void {
+  if (identity.agent.spec.disabled === true) throw new GpuplaneError('FORBIDDEN', `agent ${identity.namespace}/${identity.name} is disabled`)
 }
 
 /**
