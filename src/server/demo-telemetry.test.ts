@@ -13,6 +13,9 @@ describe('demo telemetry', () => {
       const results = Array.from({ length: 12 }, (_, i) => ({ driver: 'gpu.nvidia.com', pool: `node-${i % 3}`, device: `gpu-${i}`, request: 'gpu' }))
       await store.create({ apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'c', namespace: 'research' }, spec: { devices: { requests: [] } }, status: { allocation: { devices: { results } } } })
       await app.telemetry.openInterval({ node: 'node-0', device: 'gpu-0', gpuModel: 'H100-80GB', namespace: 'research', workload: 'w', share: 1, from: 0 })
+      // A quarter memory share: the simulated work stays within it (a busy device: demoSample says which).
+      const shared = results.find((r) => r.device !== 'gpu-0' && demoSample(r.pool, r.device, 0, () => 0.5).smUtil > 30)!
+      await app.telemetry.openInterval({ node: shared.pool, device: shared.device, gpuModel: 'A10', namespace: 'research', workload: 'nb', share: 0.25, from: 0 })
       let t = Date.UTC(2026, 10, 26, 12)
       startDemoTelemetry(app, { intervalMs: 10, now: () => (t += 10_000) })
       const deadline = Date.now() + 10_000
@@ -24,6 +27,8 @@ describe('demo telemetry', () => {
       assert.ok(samples.length >= 24, `two ticks of 12 devices stored, got ${samples.length}`)
       assert.deepEqual(new Set(samples.map((s) => s.device)), new Set(results.map((r) => r.device)), 'exactly the allocated devices')
       assert.ok(samples.filter((s) => s.device === 'gpu-0').every((s) => s.namespace === 'research' && s.workload === 'w'), 'attributed to the holder')
+      const ofShare = samples.filter((s) => s.device === shared.device && s.node === shared.pool)
+      assert.ok(ofShare.length >= 2 && ofShare.every((s) => s.usedPercent <= 25 && s.usedPercent > 0), `the share's holder uses at most its quarter: ${ofShare.map((s) => s.usedPercent)}`)
     } finally {
       await app.close()
       await store.close()

@@ -57,8 +57,14 @@ export function startDemoTelemetry(app: FastifyInstance, options: { intervalMs?:
     const time = now()
     const devices = await allocatedDevices(app)
     if (devices.length === 0) return
-    const samples = devices.map((d) => demoSample(d.node, d.device, time, random))
     const intervals = await app.telemetry.intervals({ from: time, to: time + 1 })
+    const samples = devices.map((d) => demoSample(d.node, d.device, time, random))
+    // A simulated memory share or vGPU stands for a whole GPU's reading: its holder is charged
+    // the GPU's use (attribution.ts), so a share's simulated work stays within the share held.
+    for (const s of samples) {
+      const held = intervals.find((iv) => iv.node === s.node && iv.device === s.device && !iv.partition)
+      if (held !== undefined && held.share < 1) s.smUtil = Math.round(s.smUtil * held.share * 10) / 10
+    }
     // seq: above every earlier tick, also across restarts (the server keeps the last per agent id).
     seq = Math.max(seq + 1, time)
     await app.telemetry.appendBatch({ agentId: DEMO_AGENT_ID, seq }, attribute(samples, intervals))

@@ -1,10 +1,15 @@
-// Tests of the idle controller on a real store, scheduling controller and telemetry store: flag, notice, withdrawal, reclaim after the grace period, metric and audit.
+// Tests of the idle controller on a real store, scheduling controller and telemetry store: flag, notice (its content, and `gpuplane get idle`'s RECLAIM AT), withdrawal, reclaim after the grace period, metric and audit.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it, mock } from 'node:test'
+import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
+import { main } from '../cli/main.ts'
 import { openStore, openTelemetryStore } from '../store/index.ts'
 import type { NewObject, Store } from '../store/types.ts'
 import type { AttributedSample, TelemetryStore } from '../telemetry/types.ts'
+import { buildServer } from './app.ts'
+import { ensureAdminToken } from './auth.ts'
 import { Controller } from './controller.ts'
 import { IDLE_ACTOR, IdleController } from './idle-controller.ts'
 import { IntervalTracker } from './telemetry-intervals.ts'
@@ -38,7 +43,31 @@ describe('IdleController', () => {
     await telemetry.appendSamples(out)
   }
 
-  const status = async (ns: string, name: string) => (await store.get({ kind: 'Workload', namespace: ns, name }))!.status as { phase: string; reason?: string; conditions?: Array<{ type: string; reason: string; lastTransitionTime: string }> }
+  const status = async (ns: string, name: string) => (await store.get({ kind: 'Workload', namespace: ns, name }))!.status as { phase: string; reason?: string; conditions?: Array<{ type: string; status: string; reason: string; message: string; lastTransitionTime: string }> }
+  const iso = (ms: number) => new Date(ms).toISOString()
+
+  /** `gpuplane ARGS` against a server on the test's store, with the server's clock (Date) at the test's `now`. */
+  let server: FastifyInstance | undefined
+  let url = ''
+  let token = ''
+  async function cli(...args: string[]): Promise<string> {
+    if (!server) {
+      token = (await ensureAdminToken(store)).generated!
+      server = buildServer({ store, telemetryRetention: { rawMs: 0, minutesMs: 0, everyMs: 0 } })
+      await server.listen({ port: 0, host: '127.0.0.1' })
+      url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`
+    }
+    let out = ''
+    let err = ''
+    mock.timers.enable({ apis: ['Date'], now })
+    try {
+      const code = await main(['node', 'gpuplane', ...args, '--server', url, '--token', token], (x) => void (out += x), (x) => void (err += x))
+      assert.equal(code, 0, `gpuplane ${args.join(' ')} exits 0: ${err}`)
+    } finally {
+      mock.timers.reset()
+    }
+    return out
+  }
 
   before(async () => {
     store = await openStore({ sqlite: ':memory:' })
@@ -59,6 +88,7 @@ describe('IdleController', () => {
   })
   after(async () => {
     await idle.stop()
+    await server?.close()
     await store.close()
   })
 
@@ -76,11 +106,34 @@ describe('IdleController', () => {
     assert.equal(nb.phase, 'Scheduled', 'a flag does not move it')
     const serve = await status('strict', 'serve')
     assert.deepEqual(serve.conditions?.map((c) => c.type), ['Idle', 'IdleReclaim'], 'the notice')
+    // The notice: given now (T0 + 20 s), the reclaim due a grace period (5 s) after it.
+    const noticeAt = iso(T0 + 20 * S)
+    const reclaimAt = iso(T0 + 25 * S)
+    assert.equal(r[1]!.reclaimAt, reclaimAt, 'the pass says when: the notice + the grace period')
+    const [idleCond, notice] = serve.conditions!
+    assert.deepEqual([idleCond!.status, idleCond!.reason, idleCond!.lastTransitionTime], ['True', 'LowUtilization', iso(T0 + 5 * S)], 'Idle since the burst ended')
+    assert.deepEqual([notice!.status, notice!.reason, notice!.lastTransitionTime], ['True', 'ReclaimScheduled', noticeAt], 'IdleReclaim, transition at the notice')
+    assert.ok(notice!.message.includes(`idle since ${iso(T0 + 5 * S)}`), `the notice says since when: ${notice!.message}`)
+    assert.ok(notice!.message.includes(`reclaimed (preempt) at ${reclaimAt}`), `the notice says how and when: ${notice!.message}`)
     const metrics = await registry.getSingleMetricAsString('gpuplane_idle_allocations')
     assert.match(metrics, /gpuplane_idle_allocations\{namespace="flagged",model="H100-80GB"\} 1/, metrics)
     assert.match(metrics, /gpuplane_idle_allocations\{namespace="strict",model="H100-80GB"\} 1/, metrics)
     const audit = await store.queryAudit({ actor: IDLE_ACTOR })
     assert.deepEqual(audit.map((a) => [a.action, a.name]), [['idle.flag', 'nb'], ['idle.notice', 'serve']], 'audited')
+    assert.deepEqual(JSON.parse(audit[1]!.detail!), { since: iso(T0 + 5 * S), reclaimAt }, 'the notice audited with since and reclaim time')
+    assert.equal(audit[1]!.time, noticeAt, 'audited at the notice')
+
+    // `gpuplane get idle` (the server's list, at the same clock): RECLAIM AT on the noticed workload only.
+    const table = await cli('get', 'idle', '-A')
+    const lines = table.trim().split('\n')
+    assert.match(lines[0]!, /^NAMESPACE\s+WORKLOAD\s+MODELS\s+GPUS\s+STATE\s+POLICY\s+RECLAIM AT$/, table)
+    const row = (ns: string, name: string) => lines.find((l) => l.startsWith(`${ns} `) && l.split(/\s+/)[1] === name) ?? assert.fail(`no row ${ns}/${name}: ${table}`)
+    assert.ok(row('strict', 'serve').endsWith(` ${reclaimAt}`), `serve: reclaim at ${reclaimAt}: ${table}`)
+    assert.match(row('strict', 'serve'), new RegExp(`Idle since ${iso(T0 + 5 * S)}\\s+<5% for 10s, reclaim\\s+${reclaimAt}$`), table)
+    assert.match(row('strict', 'train'), /Busy\s+<5% for 10s, reclaim\s+-$/, 'busy: no reclaim time')
+    assert.match(row('flagged', 'nb'), /<5% for 10s, flag\s+-$/, 'a flag-only policy: no reclaim time')
+    const json = JSON.parse(await cli('get', 'idle', '-A', '-o', 'json')) as { items: Array<{ workload: string; reclaimAt?: string }> }
+    assert.deepEqual(json.items.map((e) => [e.workload, e.reclaimAt]), [['nb', undefined], ['serve', reclaimAt], ['train', undefined]], 'reclaimAt in the list')
   })
 
   it('waits for the grace period, then preempts: claims released, Pending with a reason, audited with the GPUs given back', async () => {
@@ -90,12 +143,14 @@ describe('IdleController', () => {
     await samples('flagged', 'nb', T0 + 20 * S, now, 0)
     const early = await idle.evaluateOnce()
     assert.equal(early.find((e) => e.workload === 'serve')!.action, undefined, '3 s into a 5 s grace period: nothing yet')
+    assert.equal(early.find((e) => e.workload === 'serve')!.reclaimAt, iso(T0 + 25 * S), 'still due at the notice + the grace period')
+    assert.equal((await status('strict', 'serve')).phase, 'Scheduled', 'not preempted during the grace period')
     now = T0 + 26 * S
     await samples('strict', 'serve', T0 + 23 * S, now, 0)
     await samples('strict', 'train', T0 + 23 * S, now, 90)
     await samples('flagged', 'nb', T0 + 23 * S, now, 0)
     const r = await idle.evaluateOnce()
-    assert.equal(r.find((e) => e.workload === 'serve')!.action, 'reclaim', 'reclaimed')
+    assert.deepEqual([r.find((e) => e.workload === 'serve')!.action, r.find((e) => e.workload === 'serve')!.reclaimAt], ['reclaim', iso(T0 + 25 * S)], 'reclaimed, once due')
     const serve = await status('strict', 'serve')
     assert.equal(serve.phase, 'Pending', 'back to Pending')
     assert.match(serve.reason ?? '', /reclaimed: idle since/, serve.reason)
@@ -106,7 +161,7 @@ describe('IdleController', () => {
     assert.equal((await status('flagged', 'nb')).phase, 'Scheduled', 'a flag-only policy never reclaims')
   })
 
-  it('withdraws a notice when the workload is busy again, and says nothing on missing data', async () => {
+  it('clears a flag when the workload is busy again, and says nothing on missing data', async () => {
     await controller.reconcileOnce() // serve is placed again
     await tracker.syncOnce() // the tracker that saw the first placement sees the new claim
     const held = (await telemetry.intervals({ from: now, to: now + 1, namespace: 'strict', workload: 'serve' })).filter((i) => i.to === undefined)
@@ -119,5 +174,46 @@ describe('IdleController', () => {
     const busy = await idle.evaluateOnce()
     assert.equal(busy.find((e) => e.workload === 'nb')!.action, 'cleared', 'busy again: the flag is cleared')
     assert.equal((await status('flagged', 'nb')).conditions, undefined, 'no conditions left')
+  })
+
+  it('withdraws a reclaim notice when the workload is busy again before the grace period ends, and does not reclaim it', async () => {
+    const serveOf = async () => (await idle.evaluateOnce()).find((e) => e.workload === 'serve')!
+    const reclaims = async () => (await store.queryAudit({ actor: IDLE_ACTOR, namespace: 'strict' })).filter((a) => a.name === 'serve' && a.action === 'idle.reclaim').length
+    const holdsDevice = async () => (await store.list('ResourceClaim', { namespace: 'strict' })).items.some((c) => (c.status as any)?.reservedFor?.some((x: any) => x.name === 'serve'))
+    // serve, placed again at T0 + 26 s, is idle for the policy window (10 s) from T0 + 63 s.
+    now = T0 + 75 * S
+    await samples('strict', 'serve', T0 + 63 * S, now, 0)
+    const noticed = await serveOf()
+    assert.deepEqual([noticed.state, noticed.since, noticed.action, noticed.reclaimAt], ['idle', iso(T0 + 63 * S), 'notice', iso(T0 + 80 * S)], 'a new notice (the reclaimed holding\'s notice is gone), due in 5 s')
+    assert.deepEqual((await status('strict', 'serve')).conditions?.map((c) => [c.type, c.lastTransitionTime]), [['Idle', iso(T0 + 63 * S)], ['IdleReclaim', iso(T0 + 75 * S)]], 'noticed')
+
+    // Busy again 3 s into the grace period: the notice is withdrawn.
+    now = T0 + 78 * S
+    await samples('strict', 'serve', T0 + 75 * S, now, 60)
+    const withdrawn = await serveOf()
+    assert.deepEqual([withdrawn.state, withdrawn.action, withdrawn.reclaimAt], ['busy', 'withdrawn', undefined], 'withdrawn')
+    const after = await status('strict', 'serve')
+    assert.equal(after.conditions, undefined, 'Idle and IdleReclaim removed')
+    assert.equal(after.phase, 'Scheduled', 'still placed')
+    const audited = (await store.queryAudit({ actor: IDLE_ACTOR, namespace: 'strict' })).filter((a) => a.name === 'serve' && a.action === 'idle.withdrawn')
+    assert.deepEqual(audited.map((a) => [a.time, JSON.parse(a.detail!).reason]), [[iso(T0 + 78 * S), 'busy again before the grace period ended']], 'audited idle.withdrawn once')
+
+    // Past the withdrawn notice's reclaim time (T0 + 80 s), low again but not yet for the window: nothing.
+    now = T0 + 86 * S
+    await samples('strict', 'serve', T0 + 78 * S, T0 + 80 * S, 60)
+    await samples('strict', 'serve', T0 + 80 * S, now, 0)
+    const past = await serveOf()
+    assert.deepEqual([past.state, past.action], ['busy', undefined], 'not idle for the window: nothing done')
+    assert.equal((await status('strict', 'serve')).phase, 'Scheduled', 'not preempted after the withdrawn notice\'s grace period')
+    assert.ok(await holdsDevice(), 'its claim still reserved')
+
+    // Idle for the window again, well past the old reclaim time: a new notice and a new grace period, not a reclaim.
+    now = T0 + 92 * S
+    await samples('strict', 'serve', T0 + 86 * S, now, 0)
+    const again = await serveOf()
+    assert.deepEqual([again.state, again.since, again.action, again.reclaimAt], ['idle', iso(T0 + 80 * S), 'notice', iso(T0 + 97 * S)], 'noticed anew')
+    assert.equal((await status('strict', 'serve')).phase, 'Scheduled', 'not reclaimed on the withdrawn notice')
+    assert.ok(await holdsDevice(), 'its claim still reserved')
+    assert.equal(await reclaims(), 1, 'only the first holding was ever reclaimed')
   })
 })
