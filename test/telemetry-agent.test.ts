@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { getEventListeners } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -128,5 +128,110 @@ describe('agent pauses', () => {
     stop.abort()
     await pause
     assert.ok(Date.now() - started < 1000, 'an abort ends a pause at once')
+  })
+})
+
+/** Synthetic `nvidia-smi -q -x` of a host with `n` H200s: the recorded one, copied under new UUIDs, minor numbers and PCI addresses. */
+function h200HostXml(n: number): string {
+  const real = readFileSync(join(FIXTURES, 'nvidia-smi-q.xml'), 'utf8')
+  const start = real.indexOf('<gpu id=')
+  const end = real.indexOf('</gpu>') + '</gpu>'.length
+  const gpu = real.slice(start, end)
+  const copies = Array.from({ length: n }, (_, i) =>
+    i === 0 ? gpu : gpu.replaceAll('00000000:00:06.0', `00000000:00:0${6 + i}.0`).replace(UUID, `GPU-00000000-0000-0000-0000-00000000000${i}`).replace('<minor_number>0</minor_number>', `<minor_number>${i}</minor_number>`),
+  )
+  return real.slice(0, start) + copies.join('\n\t') + real.slice(end).replace('<attached_gpus>1</attached_gpus>', `<attached_gpus>${n}</attached_gpus>`)
+}
+
+describe('agent inventory at start and on change', () => {
+  it('re-reads nvidia-smi every --inventory-interval, re-publishes the node\'s slice when its GPUs change or the server lost it, and writes nothing when neither happened', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gp-agent-inv-'))
+    const store = await openStore({ sqlite: ':memory:' })
+    const token = (await ensureAdminToken(store)).generated!
+    const app = buildServer({ store, telemetryRetention: { rawMs: 0, minutesMs: 0, everyMs: 0 } })
+    // Every write the agent makes to ResourceSlices (create, replace); reads are not counted.
+    const sliceRequests: string[] = []
+    app.addHook('onRequest', async (req) => {
+      if (req.url.includes('/resourceslices') && req.method !== 'GET') sliceRequests.push(`${req.method} ${req.url}`)
+    })
+    const port = await freePort()
+    await app.listen({ port, host: '127.0.0.1' })
+    // `-q -x` prints one H200, or two while the file `two` exists; each read is logged.
+    writeFileSync(join(dir, 'one.xml'), h200HostXml(1))
+    writeFileSync(join(dir, 'two.xml'), h200HostXml(2))
+    const script = join(dir, 'nvidia-smi')
+    writeFileSync(
+      script,
+      `#!/bin/sh
+D="${dir}"
+case "$1" in
+  -q) echo q >> "$D/reads"; if [ -f "$D/two" ]; then cat "$D/two.xml"; else cat "$D/one.xml"; fi ;;
+  --query-gpu=*) echo "timestamp, index, uuid, utilization.gpu [%], utilization.memory [%], memory.used [MiB], memory.total [MiB], power.draw [W]" ;;
+  --query-compute-apps=*) echo "gpu_uuid, pid, used_gpu_memory [MiB]" ;;
+  *) echo "fake nvidia-smi: unexpected arguments: $*" >&2; exit 2 ;;
+esac
+`,
+    )
+    chmodSync(script, 0o755)
+    const reads = () => (existsSync(join(dir, 'reads')) ? readFileSync(join(dir, 'reads'), 'utf8').split('\n').length - 1 : 0)
+    type Slice = { metadata: { name: string; resourceVersion: string }; spec: { nodeName: string; devices: Array<{ name: string }> } }
+    const slices = async () => (await store.list('ResourceSlice')).items as unknown as Slice[]
+    const devices = async () => (await slices()).flatMap((s) => s.spec.devices.map((d) => d.name))
+    const logs: string[] = []
+    const agent = new NodeAgent({ server: `http://127.0.0.1:${port}`, token, node: 'h200', intervalMs: 60_000, nvidiaSmi: script, inventoryIntervalMs: 50, batchSize: 10, bufferSize: 100, flushTimeoutMs: 2_000, log: (l) => logs.push(l) })
+    const published = () => logs.filter((l) => /published 1 ResourceSlice\(s\) for node h200/.test(l)).length
+    /** Waits for `k` more inventory reads than now. */
+    const moreReads = async (k: number) => {
+      const n = reads()
+      await until(`${k} more inventory reads`, () => reads() >= n + k)
+    }
+    agent.start()
+    try {
+      // At start: one H200.
+      await until('the first publish', () => agent.counters.inventoryApplied === 1)
+      assert.deepEqual(await devices(), ['gpu-0'], 'the H200 as gpu-0')
+      const [first] = await slices()
+      const requestsAfterFirst = sliceRequests.length
+      assert.ok(sliceRequests.some((r) => r.startsWith('POST ')), `created (${sliceRequests.join(', ')})`)
+
+      // Unchanged: read again and again, nothing written.
+      await moreReads(4)
+      assert.equal(agent.counters.inventoryApplied, 1, 'not applied again')
+      assert.deepEqual(sliceRequests.slice(requestsAfterFirst), [], 'no ResourceSlice written while the inventory is unchanged')
+      assert.equal((await slices())[0]!.metadata.resourceVersion, first!.metadata.resourceVersion, 'the slice is untouched')
+      assert.equal(published(), 1, 'published once')
+
+      // A second GPU appears: re-published.
+      writeFileSync(join(dir, 'two'), '')
+      await until('the second GPU published', async () => (await devices()).length === 2)
+      await until('the second publish counted', () => agent.counters.inventoryApplied === 2)
+      assert.deepEqual(await devices(), ['gpu-0', 'gpu-1'], 'both H200s')
+      const [second] = await slices()
+      assert.equal(second!.metadata.name, first!.metadata.name, 'the same slice, replaced')
+      assert.notEqual(second!.metadata.resourceVersion, first!.metadata.resourceVersion, 'a new version')
+      assert.ok(JSON.stringify(second!.spec.devices[1]).includes('GPU-00000000-0000-0000-0000-000000000001'), 'gpu-1 is the new GPU')
+      assert.ok(sliceRequests.slice(requestsAfterFirst).some((r) => r.startsWith('PUT ')), `replaced (${sliceRequests.join(', ')})`)
+      const requestsAfterSecond = sliceRequests.length
+      await moreReads(4)
+      assert.deepEqual(sliceRequests.slice(requestsAfterSecond), [], 'nothing written while the two GPUs stay')
+      assert.equal(agent.counters.inventoryApplied, 2, 'applied twice in all')
+
+      // The server loses the slice (deleted, or a restored database): the next read brings it back.
+      await store.delete({ kind: 'ResourceSlice', name: second!.metadata.name })
+      await until('the slice re-created', async () => (await devices()).length === 2)
+      await until('the re-creation counted', () => agent.counters.inventoryApplied === 3)
+
+      // The GPU goes away again: re-published without it.
+      unlinkSync(join(dir, 'two'))
+      await until('the second GPU gone', async () => (await devices()).length === 1)
+      await until('the fourth publish counted', () => agent.counters.inventoryApplied === 4)
+      assert.deepEqual(await devices(), ['gpu-0'], 'the H200 alone')
+      assert.equal(published(), 4, 'each change logged once')
+    } finally {
+      await agent.stop()
+      await app.close()
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -85,7 +85,8 @@ export class NodeAgent {
   private readonly buffer: SampleBuffer
   private readonly client: ApiClient
   private map: DeviceMap | undefined
-  private publishedSlices = ''
+  /** Devices whose DCGM series could not be named yet, logged once each. */
+  private readonly unnamed = new Set<string>()
   private readonly stopping = new AbortController()
   private wake: (() => void) | undefined
   private loops: Promise<unknown>[] = []
@@ -135,17 +136,18 @@ export class NodeAgent {
     for (const w of warnings) this.options.log(`agent ${this.agentId}: inventory: ${w}`)
     this.map = deviceMapFromHost(host, migDeviceName)
     const slices = publishHost(host)
-    const text = JSON.stringify(slices, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
-    if (text === this.publishedSlices) return
+    // Applied on every read, not only when the inventory changed: applyOne reads each slice and
+    // writes only when the server's differs, so a slice deleted or lost on the server comes back.
     const info = kindOfObject('resource.k8s.io/v1', 'ResourceSlice')
+    let changed = 0
     for (const slice of slices) {
       const body = JSON.parse(JSON.stringify(slice, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))) as Record<string, unknown>
-      await applyOne(this.client, { info, name: slice.metadata.name ?? '', body, location: { file: `nvidia-smi -q -x on ${this.options.node}` } })
+      const result = await applyOne(this.client, { info, name: slice.metadata.name ?? '', body, location: { file: `nvidia-smi -q -x on ${this.options.node}` } })
+      if (result !== 'unchanged') changed++
     }
-    // Only once every slice is applied: a failure half-way applies them all again next time.
-    this.publishedSlices = text
+    if (changed === 0) return
     this.counters.inventoryApplied++
-    this.options.log(`agent ${this.agentId}: published ${slices.length} ResourceSlice(s) for node ${this.options.node}`)
+    this.options.log(`agent ${this.agentId}: published ${slices.length} ResourceSlice(s) for node ${this.options.node} (${changed} created or replaced)`)
   }
 
   private async sample(): Promise<void> {
@@ -154,7 +156,9 @@ export class NodeAgent {
     if (this.options.dcgm !== undefined) {
       const res = await fetch(this.options.dcgm, { signal: AbortSignal.timeout(10_000) })
       if (!res.ok) throw new GpuplaneError('UNAVAILABLE', `DCGM exporter ${this.options.dcgm} answered ${res.status}`)
-      samples = samplesFromDcgm(parsePrometheusText(await res.text()), { node: this.options.node, time, ...(this.map ? { map: this.map } : {}) }).samples
+      const read = samplesFromDcgm(parsePrometheusText(await res.text()), { node: this.options.node, time, ...(this.map ? { map: this.map } : {}) })
+      samples = read.samples
+      this.logUnnamed(read.skipped)
     } else {
       const [gpus, apps] = await Promise.all([run(this.options.nvidiaSmi, [`--query-gpu=${QUERY_GPU}`, '--format=csv']), run(this.options.nvidiaSmi, [`--query-compute-apps=${QUERY_APPS}`, '--format=csv'])])
       samples = samplesFromQuery(parseQueryGpu(gpus), parseComputeApps(apps), { node: this.options.node, time, useOwnClock: true, ...(this.map ? { map: this.map } : {}) }).samples
@@ -167,6 +171,14 @@ export class NodeAgent {
       this.options.log(`agent ${this.agentId}: buffer full (${this.options.bufferSize} samples): dropped the ${dropped} oldest (${this.buffer.dropped} since start)`)
     }
     this.wake?.()
+  }
+
+  /** Logs, once per device, DCGM series the agent could not turn into samples (not yet in its inventory, or missing a figure). */
+  private logUnnamed(skipped: readonly string[]): void {
+    const fresh = skipped.filter((d) => !this.unnamed.has(d))
+    if (fresh.length === 0) return
+    for (const d of fresh) this.unnamed.add(d)
+    this.options.log(`agent ${this.agentId}: DCGM series not sampled (a device not in the inventory read yet, or without utilization or framebuffer figures): ${fresh.join(', ')}`)
   }
 
   /** Sends the next batch; true when there was one and the server took it (stored or duplicate). */

@@ -1,6 +1,7 @@
 // `gpuplane report usage` (chargeback and efficiency per namespace and workload, and the cluster view) and `gpuplane get idle` (idle allocations), read from the server.
 import { Option, type Command } from 'commander'
 import { stringify } from 'yaml'
+import { parseDuration } from './duration.ts'
 import { GpuplaneError } from '../common/errors.ts'
 import type { IdleEntry } from '../server/idle-controller.ts'
 import { IDLE_PATH, REPORT_USAGE_PATH } from '../server/report-routes.ts'
@@ -68,7 +69,7 @@ export function registerReport(program: Command, out: (s: string) => void): void
     if (!(from < to)) throw new GpuplaneError('INVALID_INPUT', `--from (${new Date(from).toISOString()}) must be before --to (${new Date(to).toISOString()})`)
     let step: string | undefined
     if (opts.step !== undefined) {
-      const seconds = -parseTimeFlag(`-${opts.step}`, '--step', 0) / 1000
+      const seconds = parseDuration(opts.step, '--step') / 1000
       if (!(seconds >= 60)) throw new GpuplaneError('INVALID_INPUT', `--step ${opts.step} must be at least 1m`)
       step = String(Math.round(seconds))
     }
