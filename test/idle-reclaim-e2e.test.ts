@@ -1,23 +1,15 @@
 // Idle reclaim end to end: a real server (controller, and the utilization loops of startUtilization: interval tracker and idle controller), `gpuplane agent` against a fake nvidia-smi printing an idle H200 (20 GB held at 0% SM), a workload of a namespace whose idle policy says reclaim; the idle controller flags it, gives notice (checked through `gpuplane get idle`), preempts it after the grace period, and `gpuplane report usage` counts the GPU-hours reclaimed.
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import type { FastifyInstance } from 'fastify'
 import { stringify } from 'yaml'
 import { NodeAgent } from '../src/cli/agent.ts'
-import { main } from '../src/cli/main.ts'
 import { deviceClasses } from '../src/inventory/publish.ts'
-import { buildServer } from '../src/server/app.ts'
-import { ensureAdminToken } from '../src/server/auth.ts'
-import { Controller } from '../src/server/controller.ts'
-import { IDLE_ACTOR, startUtilization } from '../src/server/idle-controller.ts'
-import { openStore } from '../src/store/index.ts'
-import type { Store } from '../src/store/types.ts'
+import { IDLE_ACTOR } from '../src/server/idle-controller.ts'
 import type { ChargebackReport } from '../src/telemetry/chargeback.ts'
 import { fakeNvidiaSmi, until } from './fake-nvidia-smi.ts'
-import { freePort } from './free-port.ts'
+import { utilizationServer, type UtilizationServer } from './utilization-server.ts'
 
 const H = 3_600_000
 const MIB = 1024 * 1024
@@ -42,42 +34,14 @@ interface Condition {
 }
 
 describe('idle reclaim end to end', () => {
-  let dir: string
-  let store: Store
-  let app: FastifyInstance
-  let controller: Controller
-  let utilization: { stop(): Promise<void> }
-  let url: string
-  let token: string
-  const cli = async (...args: string[]) => {
-    let out = ''
-    let err = ''
-    const code = await main(['node', 'gpuplane', ...args, '--server', url, '--token', token], (s) => void (out += s), (s) => void (err += s))
-    assert.equal(code, 0, `gpuplane ${args.join(' ')} exits 0: ${err}`)
-    return out
-  }
-
+  let s: UtilizationServer
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gp-reclaim-'))
-    store = await openStore({ sqlite: ':memory:' })
-    token = (await ensureAdminToken(store)).generated!
-    app = buildServer({ store, telemetryRetention: { rawMs: 0, minutesMs: 0, everyMs: 0 } })
-    const port = await freePort()
-    await app.listen({ port, host: '127.0.0.1' })
-    url = `http://127.0.0.1:${port}`
-    controller = new Controller(app.store, { intervalMs: 50 })
-    await controller.start()
-    utilization = await startUtilization(app, { trackerIntervalMs: 50, idleIntervalMs: 100 })
+    s = await utilizationServer('gp-reclaim-', { idleIntervalMs: 100 })
   })
-  after(async () => {
-    await utilization?.stop()
-    await controller?.stop()
-    await app?.close()
-    await store?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  after(() => s.close())
 
   it('flags and notices an idle workload, preempts it after the grace period, and reports the GPU-hours reclaimed', async () => {
+    const { dir, store, app, url, token, cli } = s
     const started = Date.now()
     const revision = await store.revision()
     writeFileSync(join(dir, 'objects.yaml'), OBJECTS.map((o) => stringify(o)).join('---\n'))

@@ -2,19 +2,13 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import type { FastifyInstance } from 'fastify'
 import { migDeviceName } from '../src/inventory/publish.ts'
-import { buildServer } from '../src/server/app.ts'
-import { ensureAdminToken } from '../src/server/auth.ts'
-import { openStore } from '../src/store/index.ts'
-import type { Store } from '../src/store/types.ts'
 import { until } from './fake-nvidia-smi.ts'
-import { freePort } from './free-port.ts'
+import { utilizationServer, type UtilizationServer } from './utilization-server.ts'
 
 const FIXTURES = join(import.meta.dirname, 'fixtures')
 const MIB = 1024 * 1024
@@ -91,24 +85,15 @@ esac
 }
 
 describe('gpuplane agent --dcgm', () => {
-  let dir: string
-  let store: Store
-  let app: FastifyInstance
-  let url: string
-  let token: string
+  let srv: UtilizationServer
   let exporter: Server
   let exporterUrl: string
   let scrapes = 0
   const metrics = readFileSync(join(FIXTURES, 'dcgm', 'dcgm-exporter-metrics.txt'), 'utf8')
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gp-dcgm-'))
-    store = await openStore({ sqlite: ':memory:' })
-    token = (await ensureAdminToken(store)).generated!
-    app = buildServer({ store, telemetryRetention: { rawMs: 0, minutesMs: 0, everyMs: 0 } })
-    const port = await freePort()
-    await app.listen({ port, host: '127.0.0.1' })
-    url = `http://127.0.0.1:${port}`
+    srv = await utilizationServer('gp-dcgm-')
+    const { store } = srv
     // The exporter answers 503 to its first scrape, and until the node's slices are published (so
     // every sample stored can be named through the inventory); then the fixture's text.
     exporter = createServer((req, res) => {
@@ -125,12 +110,11 @@ describe('gpuplane agent --dcgm', () => {
   })
   after(async () => {
     exporter?.close()
-    await app?.close()
-    await store?.close()
-    rmSync(dir, { recursive: true, force: true })
+    await srv?.close()
   })
 
   it('stores one sample per GPU and per MIG device per scrape, named as the node\'s ResourceSlice names them, and charges the MIG holder', async () => {
+    const { dir, store, app, url, token } = srv
     // Someone holds the 3g.40gb MIG device (half the A100) from now on.
     const held = Date.now()
     await app.telemetry.openInterval({ node: 'gpu-node-1', device: MIG_3G, gpuModel: 'A100-80GB', namespace: 'ml', workload: 'finetune', share: 0.5, gpuUuid: A100_UUID, partition: true, from: held })

@@ -1,23 +1,14 @@
 // Utilization end to end: a real server (controller, interval tracker, idle controller), `gpuplane agent` against a fake nvidia-smi printing the recorded H200 series, a workload scheduled on it; then `gpuplane get idle` and `gpuplane report usage` are checked.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import type { FastifyInstance } from 'fastify'
 import { stringify } from 'yaml'
 import { NodeAgent } from '../src/cli/agent.ts'
-import { main } from '../src/cli/main.ts'
 import { deviceClasses } from '../src/inventory/publish.ts'
-import { buildServer } from '../src/server/app.ts'
-import { ensureAdminToken } from '../src/server/auth.ts'
-import { Controller } from '../src/server/controller.ts'
-import { startUtilization } from '../src/server/idle-controller.ts'
-import { openStore } from '../src/store/index.ts'
-import type { Store } from '../src/store/types.ts'
 import type { ChargebackReport } from '../src/telemetry/chargeback.ts'
 import { fakeNvidiaSmi, until } from './fake-nvidia-smi.ts'
-import { freePort } from './free-port.ts'
+import { utilizationServer, type UtilizationServer } from './utilization-server.ts'
 
 const H = 3_600_000
 /** The series from the matmul program's start (row 16 of the fixture: 657 MiB in use) to its end. */
@@ -31,42 +22,14 @@ const OBJECTS = [
 ]
 
 describe('utilization end to end', () => {
-  let dir: string
-  let store: Store
-  let app: FastifyInstance
-  let controller: Controller
-  let utilization: { stop(): Promise<void> }
-  let url: string
-  let token: string
-  const cli = async (...args: string[]) => {
-    let out = ''
-    let err = ''
-    const code = await main(['node', 'gpuplane', ...args, '--server', url, '--token', token], (s) => void (out += s), (s) => void (err += s))
-    assert.equal(code, 0, `gpuplane ${args.join(' ')} exits 0: ${err}`)
-    return out
-  }
-
+  let s: UtilizationServer
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gp-util-'))
-    store = await openStore({ sqlite: ':memory:' })
-    token = (await ensureAdminToken(store)).generated!
-    app = buildServer({ store, telemetryRetention: { rawMs: 0, minutesMs: 0, everyMs: 0 } })
-    const port = await freePort()
-    await app.listen({ port, host: '127.0.0.1' })
-    url = `http://127.0.0.1:${port}`
-    controller = new Controller(app.store, { intervalMs: 50 })
-    await controller.start()
-    utilization = await startUtilization(app, { trackerIntervalMs: 50, idleIntervalMs: 200 })
+    s = await utilizationServer('gp-util-', { idleIntervalMs: 200 })
   })
-  after(async () => {
-    await utilization?.stop()
-    await controller?.stop()
-    await app?.close()
-    await store?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  after(() => s.close())
 
   it('joins the agent\'s samples to the workload, flags it idle after the burst, and reports its GPU-hours', async () => {
+    const { dir, store, app, url, token, cli } = s
     const started = Date.now()
     writeFileSync(join(dir, 'objects.yaml'), OBJECTS.map((o) => stringify(o)).join('---\n'))
     await cli('apply', '-f', join(dir, 'objects.yaml'))
@@ -120,6 +83,7 @@ describe('utilization end to end', () => {
   })
 
   it('shows a namespace token its own namespace only', async () => {
+    const { store, url, token, cli } = s
     const created = await fetch(`${url}/apis/gpuplane.io/v1alpha1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ namespace: 'other' }) })
     const other = ((await created.json()) as { token: string }).token
     const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${other}` } })
