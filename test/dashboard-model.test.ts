@@ -1,12 +1,14 @@
-// The dashboard's pure parts without a browser: the SSE parser of its watch streams, the Cluster view's model of the demo cluster, and the reading of the utilization API.
+// The dashboard's pure parts without a browser: the SSE parser of its watch streams, the Cluster view's model of the demo cluster (MIG, shares, vGPUs on hosts, hypervisors and VMs), and the reading of the utilization API.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
+import { parse as parseYaml } from 'yaml'
 import { hostsFromClusterText } from '../src/inventory/cluster.ts'
+import { nodeObject } from '../src/inventory/k8s-nodes.ts'
 import { publishHost } from '../src/inventory/publish.ts'
 import type { KubeObject } from '../web/src/types.ts'
 import { SseParser } from '../web/src/sse.ts'
-import { clusterModel, quantity, type Gpu } from '../web/src/views/cluster-model.ts'
+import { clusterModel, quantity, shortProfile, type Gpu, type ModelGroup, type NodeView } from '../web/src/views/cluster-model.ts'
 import { windowEnd, windowStart } from '../web/src/views/governance-window.ts'
 import { utilPoints } from '../web/src/views/utilization-series.ts'
 
@@ -73,6 +75,149 @@ test('clusterModel: the demo cluster by GPU model, MIG blocks at their placement
   assert.deepEqual(sxm?.domains.map((d) => [d.domain, d.gpus.length]), [['h100-sxm-0-nvl0', 8]], 'the NVSwitch host is one NVLink domain of 8 GPUs')
   const pairs = groups.flatMap((g) => g.nodes).find((n) => n.name === 'a100-pcie-0')
   assert.equal(pairs?.domains.length, 4, 'bridged A100 pairs are four domains')
+})
+
+/** A Cluster spec as the server publishes it: its Nodes (with their labels) and ResourceSlices as JSON, and the Cluster object itself. */
+function published(text: string): { nodes: KubeObject[]; slices: KubeObject[]; cluster: KubeObject } {
+  const hosts = hostsFromClusterText(text)
+  const json = <T>(x: T): T => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)))
+  return { nodes: json(hosts.map((h) => nodeObject(h))) as KubeObject[], slices: json(hosts.flatMap((h) => (h.gpus.length ? publishHost(h) : []))) as KubeObject[], cluster: parseYaml(text) as KubeObject }
+}
+
+function finder(groups: ModelGroup[]) {
+  const node = (name: string): NodeView => {
+    const found = groups.flatMap((g) => g.nodes).find((n) => n.name === name)
+    assert.ok(found, `${name} is drawn`)
+    return found
+  }
+  const gpu = (name: string, label: string): Gpu => {
+    const found = node(name).domains.flatMap((d) => d.gpus).find((g) => g.label === label)
+    assert.ok(found, `${name} ${label} is drawn`)
+    return found
+  }
+  const group = (model: string): ModelGroup => {
+    const found = groups.find((g) => g.model === model)
+    assert.ok(found, `the ${model} group is drawn`)
+    return found
+  }
+  return { node, gpu, group }
+}
+
+test('shortProfile: what a narrow block shows of a profile', () => {
+  assert.equal(shortProfile('L40S-12C'), '12C', 'a vGPU type keeps its size and series')
+  assert.equal(shortProfile('A100D-20C'), '20C')
+  assert.equal(shortProfile('1g.10gb'), '1g', 'a MIG profile keeps its compute slices')
+  assert.equal(shortProfile('3g.40gb+me'), '3g')
+})
+
+test('clusterModel: vGPUs of the demo cluster, each physical GPU once, hypervisors drawn from the Cluster spec', () => {
+  const demo = published(readFileSync(new URL('../examples/cluster-demo.yaml', import.meta.url), 'utf8'))
+  const claims = [
+    claim('batch', 'render-0-gpu', 'render-0', [{ pool: 'l40s-vgpu', device: 'gpu-0-vgpu-l40s-12c-0' }]),
+    claim('batch', 'render-1-gpu', 'render-1', [{ pool: 'l40s-vgpu', device: 'gpu-0-vgpu-l40s-12c-1' }]),
+    claim('inference', 'vdi-gpu', 'vdi', [{ pool: 'vm-l40s-24c', device: 'gpu-0' }]),
+    claim('research', 'small-gpu', 'small', [{ pool: 'vm-mixed-small', device: 'gpu-1' }]),
+  ]
+  const groups = clusterModel(demo.nodes, demo.slices, claims, [demo.cluster])
+  const { node, gpu, group } = finder(groups)
+
+  // Counts: physical GPUs, each once; vGPUs in VMs apart.
+  const l40s = group('L40S-48GB')
+  assert.deepEqual([l40s.nodeCount, l40s.hypervisorCount, l40s.gpuCount, l40s.vgpuCount], [7, 2, 11, 8], 'L40S: 7 nodes (2 hosts, 5 VMs), 2 hypervisors, 4 + 4 + 2 + 1 physical GPUs, 8 vGPUs in VMs')
+  assert.deepEqual([group('A100-80GB').gpuCount, group('A100-80GB').hypervisorCount], [4, 1], 'the A100 hypervisor: 3 GPUs in VMs and 1 left, 4 physical GPUs')
+  assert.equal(group('H100-80GB').gpuCount, 24, 'h100-sxm-1 keeps 7 GPUs and vm-h100 has the 8th')
+  const hosts = demo.cluster.spec.hosts as Array<{ gpus: { model: string; count: number }; replicas?: number }>
+  for (const g of groups) {
+    const declared = hosts.filter((h) => h.gpus.model === g.model).reduce((n, h) => n + h.gpus.count * (h.replicas ?? 1), 0)
+    assert.equal(g.gpuCount, declared, `${g.model}: as many GPUs as the spec declares`)
+  }
+
+  // The equal-size hypervisor: GPU 0 split among two VMs, GPU 1 half given to a VM.
+  const hv = node('hv-l40s-equal')
+  assert.equal(hv.kind, 'hypervisor', 'a host that is no node is drawn as a hypervisor')
+  const g0 = gpu('hv-l40s-equal', 'gpu-0')
+  assert.deepEqual(g0.partitions.map((p) => [p.type, p.label, p.node, p.fraction, p.holders.length]), [
+    ['vgpu', 'L40S-12C', 'vm-l40s-12c-a', 0.25, 0],
+    ['vgpu', 'L40S-12C', 'vm-l40s-12c-a', 0.25, 0],
+    ['vgpu', 'L40S-12C', 'vm-l40s-12c-b', 0.25, 0],
+    ['vgpu', 'L40S-12C', 'vm-l40s-12c-b', 0.25, 0],
+  ], 'four free 12C vGPUs of two VMs, a quarter of the framebuffer each')
+  assert.equal(g0.memoryBytes, 48 * 2 ** 30, 'the vGPU framebuffer of an L40S')
+  const g1 = gpu('hv-l40s-equal', 'gpu-1')
+  assert.deepEqual(g1.partitions.map((p) => [p.type, p.label, p.fraction, p.holders.map((h) => `${h.namespace}/${h.workload}`)]), [
+    ['vgpu', 'L40S-24C', 0.5, ['inference/vdi']],
+    ['capacity', '24 GiB unassigned', 0.5, []],
+  ], 'the held 24C names its holder; the rest of the framebuffer has no vGPU')
+  assert.equal(g1.partitions[0].attributes.productName, 'NVIDIA L40S-24C', "a VM's vGPU block carries the VM device's own attributes")
+  assert.equal(g1.partitions[0].device, 'gpu-0')
+  const mixed = gpu('hv-l40s-mixed', 'gpu-0')
+  assert.deepEqual(mixed.partitions.map((p) => [p.label, p.node, p.holders.map((h) => h.namespace)]), [
+    ['L40S-24C', 'vm-mixed-big', []],
+    ['L40S-12C', 'vm-mixed-small', []],
+    ['L40S-8C', 'vm-mixed-small', ['research']],
+    ['4 GiB unassigned', undefined, []],
+  ], 'a mixed-size GPU: 24 + 12 + 8 of 48 GiB over two VMs')
+  assert.ok(mixed.mode.includes('mixed-size'), 'the GPU says its vGPU mode')
+
+  // VMs: their vGPUs are references to the physical GPU, not GPUs; passthrough GPUs are physical.
+  const vmA = node('vm-l40s-12c-a')
+  assert.deepEqual([vmA.kind, vmA.gpuCount, vmA.vgpuCount], ['vm', 0, 2], 'a VM with two vGPUs has no physical GPU')
+  assert.deepEqual([gpu('vm-l40s-12c-a', 'gpu-1').physical, gpu('vm-l40s-12c-a', 'gpu-1').vgpu], [{ host: 'hv-l40s-equal', gpu: 'gpu-0' }, { profile: 'L40S-12C', fraction: 0.25 }])
+  assert.deepEqual(gpu('vm-l40s-24c', 'gpu-0').holders.map((h) => h.workload), ['vdi'], "the VM's vGPU names its holder too")
+  assert.deepEqual(gpu('vm-a100-pair', 'gpu-1').physical, { host: 'hv-a100', gpu: 'gpu-1' }, 'a passthrough GPU knows its host GPU')
+  assert.deepEqual(node('vm-a100-pair').domains.map((d) => [d.domain, d.gpus.length]), [['hv-a100-nvl0', 2]], 'the bridged pair keeps its NVLink domain in the VM')
+  const a100 = node('hv-a100')
+  assert.deepEqual(a100.passthrough, [{ vm: 'vm-a100-pair', gpus: ['gpu-0', 'gpu-1'] }, { vm: 'vm-a100-single', gpus: ['gpu-2'] }], 'the hypervisor says where its GPUs went')
+  assert.deepEqual(a100.domains.map((d) => [d.domain, d.gpus.map((g) => g.label)]), [['hv-a100-nvl1', ['gpu-3']]], 'and draws the GPU no VM has, in its NVLink domain')
+  assert.ok(gpu('hv-a100', 'gpu-3').note, 'which no node offers')
+  assert.deepEqual(node('h100-sxm-1').passthrough, [{ vm: 'vm-h100', gpus: ['gpu-7'] }], 'a worker host lists its GPU passed through to a VM')
+  // Within a model, each host is followed by its VMs.
+  assert.deepEqual(l40s.nodes.map((n) => n.name), ['hv-l40s-equal', 'vm-l40s-12c-a', 'vm-l40s-12c-b', 'vm-l40s-24c', 'hv-l40s-mixed', 'vm-mixed-big', 'vm-mixed-small', 'l40s', 'l40s-vgpu'])
+
+  // The worker vGPU host (equal-size): held 12Cs, then the free 12Cs that still fit; GPUs without vGPUs offer every profile.
+  const w0 = gpu('l40s-vgpu', 'gpu-0')
+  assert.deepEqual(w0.partitions.map((p) => [p.type, p.label, p.fraction, p.holders.map((h) => h.workload)]), [
+    ['vgpu', 'L40S-12C', 0.25, ['render-0']],
+    ['vgpu', 'L40S-12C', 0.25, ['render-1']],
+    ['vgpu', 'L40S-12C', 0.25, []],
+    ['vgpu', 'L40S-12C', 0.25, []],
+  ], 'equal-size mode: beside 12Cs only more 12Cs fit, drawn free')
+  assert.deepEqual([w0.partitions[2].attributes.type, w0.partitions[2].attributes.profile, w0.partitions[2].device], ['vgpu', 'L40S-12C', 'gpu-0-vgpu-l40s-12c-2'], 'a free vGPU is a real device, with its attributes')
+  assert.equal(w0.attributes.type, undefined, "the GPU's attributes are not a vGPU's")
+  assert.equal(w0.attributes.profile, undefined)
+  assert.equal(w0.attributes.uuid, w0.partitions[0].attributes.parentUUID, "the GPU's UUID is its vGPUs' parent UUID")
+  const w1 = gpu('l40s-vgpu', 'gpu-1')
+  assert.deepEqual(w1.partitions.map((p) => [p.type, p.label, p.fraction]), [['capacity', '48 GiB free', 1]], 'a GPU without vGPUs is free as a whole')
+  assert.ok(w1.partitions[0].offers?.includes('L40S-48C × 1') && w1.partitions[0].offers.includes('L40S-12C × 4'), `it offers every profile: ${w1.partitions[0].offers}`)
+  assert.deepEqual([node('l40s-vgpu').gpuCount, node('l40s-vgpu').vgpuCount], [4, 0], 'its GPUs are physical GPUs')
+
+  // Without the Cluster specs the model cannot place VMs' vGPUs: they stay GPUs of their VMs, and hypervisors are not drawn.
+  const blind = clusterModel(demo.nodes, demo.slices, claims)
+  assert.equal(blind.find((g) => g.model === 'L40S-48GB')?.gpuCount, 16, 'without specs, the 8 vGPUs in VMs count as GPUs')
+  assert.ok(!blind.flatMap((g) => g.nodes).some((n) => n.kind === 'hypervisor'), 'and no hypervisor is drawn')
+})
+
+test('clusterModel: a mixed-size vGPU worker host offers what still fits beside its vGPUs', () => {
+  const text = `apiVersion: gpuplane.io/v1alpha1
+kind: Cluster
+metadata: {name: mixed}
+spec:
+  hosts:
+    - name: vg
+      gpus: {model: L40S-48GB, count: 1}
+      mode: vgpu
+      vgpu: {mixedSize: true}
+`
+  const c = published(text)
+  const device = (c.slices.flatMap((s) => s.spec.devices ?? []) as Array<{ name: string }>).find((d) => d.name.startsWith('gpu-0-vgpu-l40s-24c-'))
+  assert.ok(device, 'a 24C is published')
+  const groups = clusterModel(c.nodes, c.slices, [claim('research', 'big', 'big', [{ pool: 'vg', device: device.name }])], [c.cluster])
+  const g = finder(groups).gpu('vg', 'gpu-0')
+  assert.deepEqual(g.partitions.map((p) => [p.type, p.label, p.fraction]), [['vgpu', 'L40S-24C', 0.5], ['capacity', '24 GiB free', 0.5]], 'the held 24C and the free rest')
+  const offers = g.partitions[1].offers ?? []
+  assert.ok(offers.includes('L40S-24C × 1') && offers.includes('L40S-12C × 2'), `the rest offers what fits in 24 GiB: ${offers}`)
+  assert.ok(!offers.some((o) => o.startsWith('L40S-48C')), 'and not the 48C')
+  assert.ok(g.mode.includes('mixed-size'))
 })
 
 test('utilPoints: reads the telemetry API series into points', () => {

@@ -1,8 +1,18 @@
-// The Cluster view: nodes grouped by GPU model, each GPU drawn with its partitions coloured by the namespace holding them, NVLink domains framed; focus or hover shows a device's details.
+// The Cluster view: hosts, hypervisors and VMs grouped by GPU model, each physical GPU drawn once with its partitions (MIG, vGPU, memory shares) coloured by the namespace holding them, NVLink domains framed; focus or hover shows a device's details.
+import { api, ApiError, GPUPLANE } from '../api.ts'
 import { bytes, clusterModel, type Gpu, type Holder, type NodeView, type Partition } from './cluster-model.ts'
 import { namespaceColors } from '../colors.ts'
 import { h, replace } from '../dom.ts'
+import type { LiveCollection } from '../live.ts'
+import type { KubeObject } from '../types.ts'
 import { collectionNotice, useLive, type ViewContext } from '../view.ts'
+
+/** Inner width of a GPU tile's bar in CSS pixels (7.5rem tile less padding and border), for choosing block labels. */
+const BAR_PX = 106
+/** Rough width of one character of a block label (11px system-ui). */
+const CHAR_PX = 6.6
+
+type Live = Record<'nodes' | 'resourceslices' | 'resourceclaims', LiveCollection>
 
 export function clusterView(ctx: ViewContext): void {
   const details = h('aside', { class: 'details', 'aria-live': 'polite', 'aria-label': 'Device details' }, h('p', { class: 'muted' }, 'Hover over or focus (Tab) a GPU or a partition to see its attributes and the workload holding it.'))
@@ -10,60 +20,105 @@ export function clusterView(ctx: ViewContext): void {
   const legend = h('div', { class: 'legend', 'aria-label': 'Namespace colours' })
   replace(ctx.root, h('h1', {}, 'Cluster'), legend, h('div', { class: 'with-details' }, body, details))
   let selected: string | undefined
+  // The Cluster specs place VMs' vGPUs on their physical GPUs and describe hypervisors; read once, and again when the nodes change.
+  let clusters: KubeObject[] = []
+  let clustersNote: string | undefined
+  let clustersFor: string | undefined
+  let clustersRequest = 0
+  let live: Live | undefined
 
-  useLive(ctx, ['nodes', 'resourceslices', 'resourceclaims'], (c) => {
+  const loadClusters = async () => {
+    const request = ++clustersRequest
+    try {
+      const list = await api<{ items?: KubeObject[] }>(`${GPUPLANE}/clusters`, { signal: ctx.signal })
+      if (request !== clustersRequest) return
+      clusters = list.items ?? []
+      clustersNote = undefined
+    } catch (e) {
+      if (ctx.signal.aborted || request !== clustersRequest) return
+      clusters = []
+      const why = e instanceof ApiError ? `${e.status} ${e.message}` : String(e)
+      clustersNote = `The Cluster specs could not be read (${why}): hypervisors are not drawn, and VMs' vGPUs are drawn as GPUs of their VMs.`
+    }
+    if (live && !ctx.signal.aborted) draw(live)
+  }
+
+  const draw = (c: Live) => {
     const waiting = collectionNotice(c.nodes, 'Nodes') ?? collectionNotice(c.resourceslices, 'ResourceSlices') ?? collectionNotice(c.resourceclaims, 'ResourceClaims')
     if (waiting && c.nodes.state !== 'ready') return replace(body, waiting)
-    const groups = clusterModel(c.nodes.list(), c.resourceslices.list(), c.resourceclaims.list())
+    const nodeSet = c.nodes.list().map((n) => `${n.metadata.name}@${n.metadata.resourceVersion ?? ''}`).sort().join(',')
+    if (nodeSet !== clustersFor) {
+      clustersFor = nodeSet
+      void loadClusters()
+    }
+    const groups = clusterModel(c.nodes.list(), c.resourceslices.list(), c.resourceclaims.list(), clusters)
     const namespaces = new Set<string>()
     for (const o of c.resourceclaims.list()) if (o.status?.allocation) namespaces.add(o.metadata.namespace ?? '')
     const colors = namespaceColors(namespaces)
     replace(
       legend,
       h('span', { class: 'muted' }, 'Held by namespace:'),
-      ...[...colors].map(([ns, color]) => h('span', { class: 'chip' }, h('span', { class: 'swatch', style: `background:${color}` }), ns)),
-      h('span', { class: 'chip' }, h('span', { class: 'swatch free' }), 'free'),
+      ...[...colors].map(([ns, color]) => h('span', { class: 'chip', 'data-namespace': ns }, h('span', { class: 'swatch', style: `background:${color}` }), ns)),
+      h('span', { class: 'chip' }, h('span', { class: 'swatch free' }), 'free GPU'),
+      h('span', { class: 'chip' }, h('span', { class: 'swatch free-part' }), 'free partition or vGPU'),
+      h('span', { class: 'chip' }, h('span', { class: 'swatch unassigned' }), 'framebuffer without a vGPU'),
     )
     const show = (key: string, content: () => HTMLElement[]) => () => {
       selected = key
       replace(details, ...content())
     }
-    const gpuCount = groups.reduce((n, g) => n + g.nodes.reduce((m, x) => m + x.gpuCount, 0), 0)
+    const sum = (f: (g: (typeof groups)[number]) => number) => groups.reduce((n, g) => n + f(g), 0)
+    const hypervisors = sum((g) => g.hypervisorCount)
+    const vgpus = sum((g) => g.vgpuCount)
     replace(
       body,
       waiting ?? null,
-      h('p', { class: 'muted' }, `${groups.reduce((n, g) => n + g.nodes.length, 0)} nodes, ${gpuCount} GPUs, ${groups.length} GPU models.`),
+      clustersNote ? h('p', { class: 'notice info' }, clustersNote) : null,
+      h('p', { class: 'muted' }, [`${sum((g) => g.nodeCount)} nodes`, hypervisors ? `${hypervisors} hypervisor${plural(hypervisors)} (no Kubernetes node)` : '', `${sum((g) => g.gpuCount)} physical GPUs`, vgpus ? `${vgpus} vGPUs in virtual machines` : '', `${groups.length} GPU models.`].filter(Boolean).join(', ')),
       ...groups.map((g) =>
         h(
           'section',
-          { class: 'model-group', 'aria-label': `GPU model ${g.model}` },
-          h('h2', {}, `${g.model}`, h('span', { class: 'muted' }, ` · ${g.nodes.length} node${g.nodes.length === 1 ? '' : 's'}, ${g.nodes.reduce((n, x) => n + x.gpuCount, 0)} GPUs`)),
+          { class: 'model-group', 'aria-label': `GPU model ${g.model}`, 'data-model': g.model, 'data-gpus': g.gpuCount, 'data-vgpus': g.vgpuCount },
+          h(
+            'h2',
+            {},
+            `${g.model}`,
+            h('span', { class: 'muted' }, ` · ${[`${g.nodeCount} node${plural(g.nodeCount)}`, g.hypervisorCount ? `${g.hypervisorCount} hypervisor${plural(g.hypervisorCount)}` : '', `${g.gpuCount} GPU${plural(g.gpuCount)}`, g.vgpuCount ? `${g.vgpuCount} vGPU${plural(g.vgpuCount)} in VMs` : ''].filter(Boolean).join(', ')}`),
+          ),
           h('div', { class: 'nodes' }, ...g.nodes.map((n) => nodeCard(n, colors, show))),
         ),
       ),
     )
     // Keep the details of what was selected current as allocations change.
     if (selected) (body.querySelector(`[data-key="${CSS.escape(selected)}"]`) as HTMLElement | null)?.dispatchEvent(new Event('focus'))
-  })
+  }
+
+  live = useLive(ctx, ['nodes', 'resourceslices', 'resourceclaims'], draw)
 }
+
+const plural = (n: number) => (n === 1 ? '' : 's')
 
 type Show = (key: string, content: () => HTMLElement[]) => () => void
 
 function nodeCard(n: NodeView, colors: Map<string, string>, show: Show): HTMLElement {
-  const title = n.virtualMachine ? `${n.name}` : n.name
+  const where = n.kind === 'vm' ? ` · virtual machine on ${n.host}` : n.kind === 'hypervisor' ? ' · hypervisor, not a Kubernetes node' : n.host !== n.name ? ` · on ${n.host}` : ' · host'
+  const empty = n.gpuCount === 0 && n.vgpuCount === 0
   return h(
     'article',
-    { class: `node${n.virtualMachine ? ' vm' : ''}`, 'data-node': n.name },
-    h('h3', {}, title, h('span', { class: 'muted' }, n.virtualMachine ? ` · virtual machine on ${n.host}` : n.host !== n.name ? ` · on ${n.host}` : ' · host')),
-    n.gpuCount === 0 ? h('p', { class: 'muted' }, 'no GPUs published') : null,
-    h('div', { class: 'domains' }, ...n.domains.map((d) =>
-      h(
-        'div',
-        { class: d.domain ? 'nvlink' : 'no-nvlink', ...(d.domain ? { title: `NVLink domain ${d.domain}` } : {}) },
-        d.domain ? h('span', { class: 'nvlink-label' }, `NVLink ${d.domain}`) : n.domains.length > 1 || n.gpuCount > 0 ? h('span', { class: 'nvlink-label none' }, 'no NVLink') : null,
-        h('div', { class: 'gpus' }, ...d.gpus.map((g) => gpuTile(g, colors, show))),
-      ),
-    )),
+    { class: `node ${n.kind}${n.virtualMachine ? ' vm' : ''}`, 'data-node': n.name, 'data-kind': n.kind },
+    h('h3', {}, n.name, h('span', { class: 'muted' }, where)),
+    empty && n.passthrough.length === 0 ? h('p', { class: 'muted' }, 'no GPUs published') : null,
+    ...n.passthrough.map((p) => h('p', { class: 'passthrough muted', 'data-passthrough': p.vm }, `${p.gpus.join(', ')} passed through to ${p.vm}`)),
+    empty
+      ? null
+      : h('div', { class: 'domains' }, ...n.domains.map((d) =>
+          h(
+            'div',
+            { class: d.domain ? 'nvlink' : 'no-nvlink', ...(d.domain ? { title: `NVLink domain ${d.domain}` } : {}) },
+            d.domain ? h('span', { class: 'nvlink-label' }, `NVLink ${d.domain}`) : h('span', { class: 'nvlink-label none' }, 'no NVLink'),
+            h('div', { class: 'gpus' }, ...d.gpus.map((g) => gpuTile(g, colors, show))),
+          ),
+        )),
   )
 }
 
@@ -71,13 +126,29 @@ function holderText(hs: Holder[]): string {
   return hs.length === 0 ? 'free' : hs.map((x) => `${x.namespace}/${x.workload ?? x.claim}${x.memoryBytes ? ` (${bytes(x.memoryBytes)})` : ''}`).join(', ')
 }
 
+/** The sub-line of a GPU tile: who holds it, or what it is split into. */
+function gpuSub(g: Gpu, whole: boolean): string {
+  if (whole) return holderText(g.holders)
+  if (g.vgpu) return `vGPU ${g.vgpu.profile}`
+  if (g.memorySlices) return `MIG ${g.memorySlices} slices`
+  const vgpus = g.partitions.filter((p) => p.type === 'vgpu')
+  if (vgpus.length) return `${vgpus.length} vGPU · ${vgpus.filter((p) => p.holders.length).length} held`
+  const cap = g.partitions.find((p) => p.type === 'capacity')
+  if (cap) return cap.label
+  if (g.partitions.length) return `${g.partitions.length} × share`
+  return g.note ? 'no node offers it' : 'free'
+}
+
 function gpuTile(g: Gpu, colors: Map<string, string>, show: Show): HTMLElement {
   const key = `${g.node}/${g.label}`
   const whole = g.holders.length > 0 && g.partitions.every((p) => p.type !== 'share')
   const color = whole ? colors.get(g.holders[0].namespace) : undefined
-  const label = `${g.node} ${g.label}, ${g.product}, ${g.mode}; ${whole ? `held by ${holderText(g.holders)}` : g.partitions.length ? `${g.partitions.length} partition${g.partitions.length === 1 ? '' : 's'} shown` : 'free'}`
+  const summary = whole ? `held by ${holderText(g.holders)}` : g.partitions.length ? g.partitions.map((p) => `${p.label}${p.node && p.node !== g.node ? ` on ${p.node}` : ''}: ${p.type === 'capacity' ? (p.offers?.length ? 'free' : 'no vGPU') : holderText(p.holders)}`).join('; ') : g.note ?? 'free'
+  const label = `${g.node} ${g.label}, ${g.vgpu ? `vGPU ${g.vgpu.profile} of ${g.physical?.host} ${g.physical?.gpu}` : `${g.product}, ${g.mode}`}; ${summary}`
   const bar = h('div', { class: 'bar' })
-  if (g.memorySlices > 0) {
+  if (g.vgpu) {
+    bar.append(partitionBlock(g, { name: g.label, type: 'vgpu', label: g.vgpu.profile, short: g.vgpu.profile.slice(g.vgpu.profile.lastIndexOf('-') + 1), fraction: g.vgpu.fraction, holders: g.holders, attributes: g.attributes, node: g.node, device: g.label }, colors, show, 0, Math.max(2, Math.min(100, g.vgpu.fraction * 100)), true))
+  } else if (g.memorySlices > 0) {
     bar.classList.add('mig-grid')
     bar.style.setProperty('--slices', String(g.memorySlices))
     for (let i = 0; i < g.memorySlices; i++) bar.append(h('span', { class: 'slice', 'aria-hidden': 'true' }))
@@ -92,20 +163,29 @@ function gpuTile(g: Gpu, colors: Map<string, string>, show: Show): HTMLElement {
   }
   const tile = h(
     'div',
-    { class: `gpu${whole ? ' held' : ''}`, tabindex: 0, role: 'group', 'aria-label': label, 'data-key': key, 'data-gpu': key, ...(color ? { style: `--held:${color}` } : {}) },
+    { class: `gpu${whole ? ' held' : ''}${g.vgpu ? ' vgpu-ref' : ''}${g.note ? ' unpublished' : ''}`, tabindex: 0, role: 'group', 'aria-label': label, title: label, 'data-key': key, 'data-gpu': key, ...(color ? { style: `--held:${color}` } : {}) },
     h('span', { class: 'gpu-label' }, g.label),
     bar,
-    h('span', { class: 'gpu-sub' }, whole ? holderText(g.holders) : g.memorySlices ? `MIG ${g.memorySlices} slices` : g.partitions.length ? `${g.partitions.length} × ${g.partitions[0].type === 'share' ? 'share' : 'vGPU'}` : 'free'),
+    h('span', { class: 'gpu-sub' }, gpuSub(g, whole)),
   )
   const content = () => [
     h('h2', {}, `${g.node} · ${g.label}`),
     dl([
       ['Product', g.product],
-      ['Memory', bytes(g.memoryBytes)],
-      ['Offered as', g.mode],
+      ...(g.vgpu
+        ? ([
+            ['vGPU of', `${g.physical?.host} ${g.physical?.gpu}`],
+            ['Framebuffer', `${bytes(g.memoryBytes)} (${Math.round(g.vgpu.fraction * 100)} % of the GPU's)`],
+          ] as Array<[string, string]>)
+        : ([
+            ['Memory', bytes(g.memoryBytes)],
+            ['Offered as', g.mode],
+            ...(g.physical ? ([['Physical GPU', `${g.physical.host} ${g.physical.gpu} (passed through)`]] as Array<[string, string]>) : []),
+          ] as Array<[string, string]>)),
       ['NVLink domain', g.nvlinkDomain ?? 'none'],
       ['Held by', holderText(g.holders)],
-      ...(g.partitions.length ? ([['Partitions', g.partitions.map((p) => `${p.label}: ${holderText(p.holders)}`).join('; ')]] as Array<[string, string]>) : []),
+      ...(g.note ? ([['Note', g.note]] as Array<[string, string]>) : []),
+      ...(g.partitions.length ? ([['Partitions', g.partitions.map((p) => `${p.label}${p.node && p.node !== g.node ? ` (${p.node})` : ''}: ${p.type === 'capacity' ? (p.offers?.length ? 'free' : 'no vGPU') : holderText(p.holders)}`).join('; ')]] as Array<[string, string]>) : []),
     ]),
     h('h3', {}, 'Attributes'),
     dl(Object.entries(g.attributes)),
@@ -116,32 +196,57 @@ function gpuTile(g: Gpu, colors: Map<string, string>, show: Show): HTMLElement {
   return tile
 }
 
-function partitionBlock(g: Gpu, p: Partition, colors: Map<string, string>, show: Show, left: number, width: number): HTMLElement {
-  const key = `${g.node}/${g.label}/${p.name}/${p.holders.map((x) => x.claim).join(',')}`
+/** The label a block of `widthPercent` of the bar can show: the full name, its abbreviation, or nothing (the name is in the tooltip and details). */
+function fitLabel(p: Partition, widthPercent: number): string {
+  const px = (widthPercent / 100) * BAR_PX - 4
+  if (p.label.length * CHAR_PX <= px) return p.label
+  if (p.short.length * CHAR_PX <= px) return p.short
+  return ''
+}
+
+const KIND: Record<Partition['type'], string> = { mig: 'MIG device', vgpu: 'vGPU', share: 'memory share', capacity: 'framebuffer without a vGPU' }
+
+function partitionBlock(g: Gpu, p: Partition, colors: Map<string, string>, show: Show, left: number, width: number, reference = false): HTMLElement {
+  const key = `${g.node}/${g.label}/${reference ? 'vgpu' : p.name}/${p.holders.map((x) => x.claim).join(',')}`
   const color = p.holders[0] ? colors.get(p.holders[0].namespace) : undefined
+  const onOther = p.node && p.node !== g.node ? ` on ${p.node}` : ''
+  const state = p.type === 'capacity' ? (p.offers?.length ? 'free' : 'unassigned') : p.holders.length ? 'held' : 'free'
+  const what = p.type === 'capacity' ? `${p.label}${p.note ? ` (${p.note})` : ''}` : `${p.label}${onOther}${p.slices ? `, memory slices ${p.slices[0]}–${p.slices[1] - 1}` : ''}: ${holderText(p.holders)}`
   const block = h(
     'span',
     {
-      class: `part ${p.type}${p.holders.length ? ' held' : ' free'}`,
+      class: `part ${p.type} ${state}`,
       tabindex: 0,
+      role: 'img',
       'data-key': key,
       'data-partition': p.name,
-      'aria-label': `${p.label} on ${g.node} ${g.label}${p.slices ? `, memory slices ${p.slices[0]}–${p.slices[1] - 1}` : ''}: ${holderText(p.holders)}`,
+      ...(p.node ? { 'data-exposed-on': p.node } : {}),
+      'aria-label': `${what}; ${reference ? `vGPU of ${g.physical?.host} ${g.physical?.gpu}` : `on ${g.node} ${g.label}`}`,
+      title: what,
       style: `left:${left}%;width:${width}%;${color ? `background:${color};` : ''}`,
     },
-    p.label,
+    h('span', { class: 'part-label', 'aria-hidden': 'true' }, fitLabel(p, width)),
+    h('span', { class: 'sr-only' }, p.label),
   )
+  const memory = p.fraction !== undefined && Number.isFinite(g.memoryBytes) && !reference ? p.fraction * g.memoryBytes : undefined
   const handler = show(key, () => [
     h('h2', {}, `${g.node} · ${g.label} · ${p.label}`),
     dl([
-      ['Device', p.name],
-      ['Kind', p.type === 'mig' ? 'MIG device' : p.type === 'vgpu' ? 'vGPU' : 'memory share'],
+      ['Device', p.type === 'capacity' ? 'none' : p.device ?? p.name],
+      ['Kind', KIND[p.type]],
+      ...(p.type === 'vgpu' || p.type === 'mig' ? ([['Profile', p.label]] as Array<[string, string]>) : []),
+      ...(p.node ? ([['Exposed on', p.node === g.node ? `${p.node} (this ${reference ? 'virtual machine' : 'host'})` : `${p.node} (virtual machine)`]] as Array<[string, string]>) : []),
+      ...(reference ? ([['vGPU of', `${g.physical?.host} ${g.physical?.gpu}`]] as Array<[string, string]>) : []),
+      ...(memory !== undefined ? ([['Framebuffer', `${bytes(memory)} of ${bytes(g.memoryBytes)}`]] as Array<[string, string]>) : []),
       ...(p.slices ? ([['Memory slices', `${p.slices[0]}–${p.slices[1] - 1} of ${g.memorySlices}`]] as Array<[string, string]>) : []),
-      ['Held by', holderText(p.holders)],
-      ...p.holders.map((x) => ['Claim', `${x.namespace}/${x.claim}`] as [string, string]),
+      ...(p.type === 'capacity'
+        ? ([
+            ['Offers', p.offers?.length ? p.offers.join(', ') : 'nothing now'],
+            ...(p.note ? ([['Note', p.note]] as Array<[string, string]>) : []),
+          ] as Array<[string, string]>)
+        : ([['Held by', holderText(p.holders)], ...p.holders.map((x) => ['Claim', `${x.namespace}/${x.claim}`] as [string, string])] as Array<[string, string]>)),
     ]),
-    h('h3', {}, 'Attributes'),
-    dl(Object.entries(p.attributes)),
+    ...(Object.keys(p.attributes).length ? [h('h3', {}, 'Attributes'), dl(Object.entries(p.attributes))] : []),
   ])
   block.addEventListener('focus', (e) => {
     e.stopPropagation()
