@@ -103,6 +103,7 @@ interface ServerCommandOptions {
   replicas: string
   rawRetention: string
   minuteRetention: string
+  simReports?: string
 }
 
 export function registerServer(program: Command, err: (s: string) => void): void {
@@ -117,6 +118,7 @@ export function registerServer(program: Command, err: (s: string) => void): void
     .addOption(new Option('--log-level <LEVEL>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--reset-admin-token', 'replace the admin token by a new one, printed once')
     .option('--body-limit <BYTES>', 'largest request body accepted', String(DEFAULT_BODY_LIMIT))
+    .option('--sim-reports <DIR>', 'a directory of "gpuplane sim --json" files the dashboard\'s Simulations view shows beside the shipped reports')
     .option('--gpu-prices <FILE>', 'prices per GPU-hour and model for "gpuplane report usage" (see examples/gpu-prices.yaml)')
     .option('--raw-retention <DURATION>', 'how long utilization samples are kept at full resolution before they are rolled up to minute rows', '24h')
     .option('--minute-retention <DURATION>', 'how long minute rows are kept before they are rolled up to hour rows (kept for good); longer than --raw-retention', '720h')
@@ -157,7 +159,7 @@ async function runServer(opts: ServerCommandOptions, err: (s: string) => void): 
       echo = await startEchoUpstream()
       demoNotice = await governanceDemo(store, echo.url)
     }
-    const app = buildServer({ store: notifyingStore(store, hub), logger, bodyLimit, telemetryRetention })
+    const app = buildServer({ store: notifyingStore(store, hub), logger, bodyLimit, telemetryRetention, ...(opts.simReports !== undefined ? { simReports: opts.simReports } : {}) })
     if (opts.demo) startDemoTelemetry(app)
     const controller = new Controller(app.store, { metrics: app.metrics.registry, logger })
     await controller.start()

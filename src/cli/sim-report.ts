@@ -1,15 +1,11 @@
 // Writes the simulation report to a folder: index.html, the charts as SVG (and PNG where a headless Chromium is available), the numbers as JSON.
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { cpus, release, totalmem, type } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { GpuplaneError } from '../common/errors.ts'
-import { parsePaperResults, type PaperResults } from '../sim/paper.ts'
+import { loadPaperResults, type PaperResults } from '../sim/paper.ts'
 import { comparisonRows, renderCharts, renderHtml, type Chart, type PngOutcome, type ReportResult } from '../sim/report.ts'
-
-/** The paper's artifact results shipped with gpuplane (see its README). */
-export const PAPER_DATA_DIR = fileURLToPath(new URL('../../data/fgd-artifact-results/', import.meta.url))
 
 /** Where a system Chromium is looked for, in order, before playwright-core's own download. */
 const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser']
@@ -49,21 +45,6 @@ export async function writeReport(dir: string, results: readonly ReportResult[],
   const json = join(dir, 'results.json')
   await writeFile(json, JSON.stringify({ results, comparison: comparisonRows(results, paper) }) + '\n')
   return [index, ...written, json]
-}
-
-/** Reads the shipped artifact results (or those in `dir`). */
-export async function loadPaperResults(dir = PAPER_DATA_DIR): Promise<PaperResults> {
-  const read = async (name: string) => {
-    const file = join(dir, name)
-    try {
-      return { file, text: await readFile(file, 'utf8') }
-    } catch (e) {
-      throw new GpuplaneError('INVALID_INPUT', `cannot read the paper's artifact results: ${(e as Error).message}; they ship in data/fgd-artifact-results/`, { file }, { cause: e })
-    }
-  }
-  const allocation = await read('analysis_allo_discrete.csv')
-  const fragmentation = await read('analysis_frag_discrete.csv')
-  return parsePaperResults({ allocationCsv: allocation.text, allocationFile: allocation.file, fragmentationCsv: fragmentation.text, fragmentationFile: fragmentation.file })
 }
 
 /** "2 × Intel(R) Xeon(R) ..., 24 GiB, Linux 6.1.0" */

@@ -11,6 +11,7 @@ import { recordWrite, registerAuditRoutes } from './audit.ts'
 import { authenticate } from './auth.ts'
 import { trackConnections } from './connections.ts'
 import { registerDashboardRoutes } from './dashboard.ts'
+import { registerSimReportRoutes } from './sim-reports.ts'
 import type { ServerContext } from './context.ts'
 import { groupCommits } from './group-commit.ts'
 import { createMetrics, type ServerMetrics } from './metrics.ts'
@@ -37,6 +38,8 @@ export interface ServerOptions {
   watch?: WatchOptions
   /** Metrics registry to serve (default: a fresh one). */
   metrics?: ServerMetrics
+  /** A directory of `gpuplane sim --json` files the dashboard's Simulations view lists beside the shipped reports (sim-reports.ts). */
+  simReports?: string
 }
 
 declare module 'fastify' {
@@ -73,6 +76,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerUsageRoutes(app, ctx)
   registerTelemetryRoutes(app, ctx, options)
   registerReportRoutes(app, ctx)
+  registerSimReportRoutes(app, { dir: options.simReports })
   registerDashboardRoutes(app)
   return app
 }

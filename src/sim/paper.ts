@@ -12,6 +12,9 @@
 //   25th/75th percentiles of unallocated (Fig. 9(a)'s line and band);
 // - "at 100%" is column `100`: each seed's unallocated GPU % there, summarised as mean,
 //   population sd and median (Fig. 11–14's bars). default/FGD gives 4.77 ± 0.10.
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { GpuplaneError } from '../common/errors.ts'
 import { quantile, summarize, type Summary } from './report-stats.ts'
 
@@ -164,4 +167,22 @@ function parseArtifactCsv(text: string, file: string): ArtifactRun[] {
 
 function invalid(file: string, line: number, message: string): GpuplaneError {
   return new GpuplaneError('INVALID_INPUT', message, { file, path: `line ${line}` })
+}
+
+/** The paper's artifact results shipped with gpuplane (see its README). */
+export const PAPER_DATA_DIR = fileURLToPath(new URL('../../data/fgd-artifact-results/', import.meta.url))
+
+/** Reads the shipped artifact results (or those in `dir`). */
+export async function loadPaperResults(dir = PAPER_DATA_DIR): Promise<PaperResults> {
+  const read = async (name: string) => {
+    const file = join(dir, name)
+    try {
+      return { file, text: await readFile(file, 'utf8') }
+    } catch (e) {
+      throw new GpuplaneError('INVALID_INPUT', `cannot read the paper's artifact results: ${(e as Error).message}; they ship in data/fgd-artifact-results/`, { file }, { cause: e })
+    }
+  }
+  const allocation = await read('analysis_allo_discrete.csv')
+  const fragmentation = await read('analysis_frag_discrete.csv')
+  return parsePaperResults({ allocationCsv: allocation.text, allocationFile: allocation.file, fragmentationCsv: fragmentation.text, fragmentationFile: fragmentation.file })
 }

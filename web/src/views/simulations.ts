@@ -1,4 +1,4 @@
-// The Simulations view: the reports of `gpuplane sim` shipped with the dashboard (web/sim-reports, rendered at build time by web/build.ts), their comparison with the paper and their charts.
+// The Simulations view: the reports of `gpuplane sim` (those of `gpuplane server --sim-reports DIR`, rendered by the server, and those shipped with the dashboard, rendered at build time by web/build.ts), their comparison with the paper and their charts.
 import { h, notice, num, replace, table } from '../dom.ts'
 import type { ViewContext } from '../view.ts'
 
@@ -31,7 +31,7 @@ export async function simulationsView(ctx: ViewContext): Promise<void> {
   const index = await getJson<{ reports: Summary[] }>('sim-reports/index.json', ctx.signal)
   if (ctx.signal.aborted) return
   if (!index || index.reports.length === 0) {
-    replace(ctx.root, h('h1', {}, 'Simulations'), notice('info', 'No simulation reports are available: this dashboard was built without any. Put the output of "gpuplane sim compare --json FILE" into web/sim-reports/ and run npm run build.'))
+    replace(ctx.root, h('h1', {}, 'Simulations'), notice('info', 'No simulation reports are available. Start the server with --sim-reports DIR to show the "gpuplane sim --json FILE" (or "sim compare --json") files of DIR, or put such a file into web/sim-reports/ and run npm run build to ship it with the dashboard.'))
     return
   }
   const chosen = index.reports.find((r) => r.name === name) ?? index.reports[0]
