@@ -1,4 +1,4 @@
-// The Cluster view's vGPUs end to end: a real `gpuplane server --demo` and Debian's Chromium driven by playwright-core; hypervisors with the physical GPUs behind VMs' vGPUs, free and held vGPU profiles, namespace colours, physical GPU counts, readable labels, no console errors. Saves test/screenshots/11-cluster-vgpu.png.
+// The Cluster view's vGPUs end to end: a real `gpuplane server --demo` and Debian's Chromium driven by playwright-core; hypervisors with the physical GPUs behind VMs' vGPUs, free and held vGPU profiles, namespace colours, physical GPU counts, readable labels, no console errors. Saves test/screenshots/16-cluster-vgpu.png.
 //
 // Needs /usr/bin/chromium, like test/dashboard.test.ts, whose way of starting the server and the
 // browser this file follows. The dashboard is built first (web/build.ts into dist/web).
@@ -223,7 +223,7 @@ describe('cluster view: vGPUs, hypervisors and namespace colours in Chromium aga
     })
     await page.locator(`[data-node="${vdiHost}"] .part.vgpu.held[data-exposed-on="${vdiVm}"]`).hover()
     await page.locator('aside.details', { hasText: 'inference/vdi' }).waitFor()
-    await page.screenshot({ path: join(SHOTS, '11-cluster-vgpu.png'), fullPage: false })
+    await page.screenshot({ path: join(SHOTS, '16-cluster-vgpu.png'), fullPage: false })
   })
 
   test('no console errors', () => {

@@ -82,6 +82,14 @@ describe('server auth', () => {
     assert.match(admin.body.message, /--reset-admin-token/)
   })
 
+  test('whoami tells any valid token who it is, and nobody else', async () => {
+    const path = '/apis/gpuplane.io/v1alpha1/whoami'
+    assert.deepEqual((await s.call('GET', path)).body, { admin: true, actor: 'admin' })
+    assert.deepEqual((await s.call('GET', path, { token: teamA })).body, { admin: false, namespace: 'team-a', actor: 'namespace:team-a' })
+    assert.equal((await s.call('GET', path, { token: null })).status, 401)
+    assert.equal((await s.call('GET', path, { token: 'gp_not-a-token' })).status, 401)
+  })
+
   test('a namespace token sees and changes its namespace only', async () => {
     const own = await s.call('POST', WORKLOADS, { token: teamA, body: workload('mine') })
     assert.equal(own.status, 201)

@@ -4,38 +4,40 @@
 // is compiled at run time. Simulation reports are rendered here, with the very chart code of
 // `gpuplane sim --report` (src/sim/report-charts.ts), so the dashboard shows the same charts.
 import { build } from 'esbuild'
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { basename, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { loadPaperResults } from '../src/cli/sim-report.ts'
-import { comparisonRows, renderCharts, type ReportResult } from '../src/sim/report.ts'
+import { loadPaperResults } from '../src/sim/paper.ts'
+import { parseReportSource, renderDashboardReport, summaryOf, type ReportSummary } from '../src/sim/dashboard-report.ts'
 
 const WEB = fileURLToPath(new URL('.', import.meta.url))
 /** Where the server looks for the built dashboard (src/server/dashboard.ts DASHBOARD_DIR). */
 export const OUT_DIR = fileURLToPath(new URL('../dist/web/', import.meta.url))
 const STATIC_FILES = ['index.html', 'styles.css', 'favicon.svg']
 
-/** A shipped report: the output of `gpuplane sim --json` or `gpuplane sim compare --json`, with a title. */
-interface ReportSource {
-  title?: string
-  command?: string
-  generatedAt?: string
-  machine?: string
-  results: ReportResult[]
-}
-
-/** What the dashboard lists: one entry per report in dist/web/sim-reports/index.json. */
-export interface ReportSummary {
-  name: string
-  title: string
-  traces: string[]
-  policies: string[]
-  generatedAt?: string
-}
-
-/** Builds everything into `outDir` (default dist/web); returns the files written. */
+/**
+ * Builds everything into `outDir` (default dist/web); returns the files written. The build is made
+ * in a fresh folder beside it and swapped in at the end, so a server serving `outDir` (another
+ * build running at the same time, a test) never sees a half-built dashboard.
+ */
 export async function buildDashboard(outDir = OUT_DIR, options: { minify?: boolean } = {}): Promise<string[]> {
-  await rm(outDir, { recursive: true, force: true })
+  const target = outDir.replace(/[/\\]+$/, '')
+  const building = `${target}.building-${process.pid}-${Date.now()}`
+  try {
+    const files = await buildInto(building, options)
+    const old = `${target}.old-${process.pid}-${Date.now()}`
+    await rename(target, old).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e
+    })
+    await rename(building, target)
+    await rm(old, { recursive: true, force: true })
+    return files.map((f) => join(target, relative(building, f)))
+  } finally {
+    await rm(building, { recursive: true, force: true })
+  }
+}
+
+async function buildInto(outDir: string, options: { minify?: boolean }): Promise<string[]> {
   await mkdir(outDir, { recursive: true })
   const written: string[] = []
   await build({
@@ -68,20 +70,11 @@ async function buildReports(outDir: string): Promise<string[]> {
   const index: ReportSummary[] = []
   const written: string[] = []
   for (const file of files) {
-    const source = JSON.parse(await readFile(join(sourceDir, file), 'utf8')) as ReportSource
-    if (!Array.isArray(source.results) || source.results.length === 0) throw new Error(`web/sim-reports/${file} has no "results": put the output of gpuplane sim --json (or sim compare --json) there`)
     const name = basename(file, '.json')
-    const charts = await renderCharts(source.results, paper)
-    const summary: ReportSummary = {
-      name,
-      title: source.title ?? name,
-      traces: [...new Set(source.results.map((r) => r.trace))],
-      policies: [...new Set(source.results.map((r) => r.policy))],
-      ...(source.generatedAt ? { generatedAt: source.generatedAt } : {}),
-    }
-    index.push(summary)
+    const source = parseReportSource(await readFile(join(sourceDir, file), 'utf8'), `web/sim-reports/${file}`)
+    index.push(summaryOf(name, source))
     const out = join(outDir, `${name}.json`)
-    await writeFile(out, JSON.stringify({ ...summary, command: source.command, machine: source.machine, comparison: comparisonRows(source.results, paper), charts }))
+    await writeFile(out, JSON.stringify(await renderDashboardReport(name, source, paper)))
     written.push(out)
   }
   const indexFile = join(outDir, 'index.json')

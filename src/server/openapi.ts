@@ -3,12 +3,13 @@
 // Routes outside the kind table describe themselves beside their handlers (usage-routes.ts,
 // telemetry-routes.ts, report-routes.ts: an exported ...OpenApiPaths()) and are merged here;
 // test/server-openapi.test.ts fails when a registered route is missing from this document.
+import { simReportOpenApiPaths } from './sim-reports.ts'
 import { z } from 'zod'
 import { AUDIT_PATH } from './audit.ts'
 import { apiVersionOf, groupPath, KINDS, type KindInfo } from './kinds.ts'
 import { REPORT_OPENAPI_SCHEMAS, reportOpenApiPaths } from './report-routes.ts'
 import { SampleBatch, telemetryOpenApiPaths, UTILIZATION_REPORT_SCHEMA } from './telemetry-routes.ts'
-import { TOKENS_PATH, TokenRequest } from './tokens.ts'
+import { TOKENS_PATH, TokenRequest, WHOAMI_PATH } from './tokens.ts'
 import { LEDGER_ENTRY_SCHEMA, usageOpenApiPaths } from './usage-routes.ts'
 
 type Json = Record<string, unknown>
@@ -155,6 +156,13 @@ function servicePaths(): Record<string, Json> {
         responses: { '200': { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } }, '503': { description: 'the dashboard is not built: a page saying how to build it', content: { 'text/html': { schema: { type: 'string' } } } } },
       },
     },
+    [WHOAMI_PATH]: {
+      get: {
+        tags: ['tokens'],
+        summary: 'Who the token is: the admin, or a namespace token and its namespace (any valid token)',
+        responses: { '200': { description: 'the caller', ...json({ type: 'object', properties: { admin: { type: 'boolean' }, namespace: { type: 'string' }, actor: { type: 'string' } }, required: ['admin', 'actor'] }) }, ...COMMON_FAILURES },
+      },
+    },
     [TOKENS_PATH]: {
       get: { tags: ['tokens'], summary: 'List tokens, without secrets (admin)', responses: { '200': { description: 'tokens', ...json({ type: 'object', properties: { items: { type: 'array', items: ref('TokenEntry') } } }) }, ...COMMON_FAILURES } },
       post: {
@@ -199,7 +207,7 @@ export function openApiDocument(): Json {
     openapi: '3.1.0',
     info: { title: 'gpuplane API', version: '0.1.0', description: 'Kubernetes-style objects of resource.k8s.io/v1 and gpuplane.io/v1alpha1, with tokens, an audit log, the gateway usage ledger, GPU telemetry and usage reports' },
     security: [{ bearer: [] }],
-    paths: Object.assign({}, servicePaths(), usageOpenApiPaths(), telemetryOpenApiPaths(), reportOpenApiPaths(), ...KINDS.map(kindPaths)),
+    paths: Object.assign({}, servicePaths(), usageOpenApiPaths(), telemetryOpenApiPaths(), reportOpenApiPaths(), simReportOpenApiPaths(), ...KINDS.map(kindPaths)),
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: schemas() },
   }
   return cached

@@ -14,6 +14,8 @@ import { ADMIN_TOKEN_ID, hashToken, newToken, newTokenId, requestPrincipal, requ
 import type { ServerContext } from './context.ts'
 
 export const TOKENS_PATH = `/apis/${GPUPLANE_V1ALPHA1}/tokens`
+/** Who the caller's token makes it: any valid token may ask (the dashboard shows admin-only controls by it). */
+export const WHOAMI_PATH = `/apis/${GPUPLANE_V1ALPHA1}/whoami`
 
 /** Longest token description kept (a note for humans, not data). */
 const MAX_DESCRIPTION = 256
@@ -42,6 +44,11 @@ function entryOf(t: TokenRecord): TokenEntry {
 
 export function registerTokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const audit = (action: string) => ({ config: { audit: { action, kind: 'Token' } } })
+
+  app.get(WHOAMI_PATH, async (req) => {
+    const principal = requestPrincipal(req)
+    return principal.admin ? { admin: true, actor: principal.actor } : { admin: false, namespace: principal.namespace, actor: principal.actor }
+  })
 
   app.post(TOKENS_PATH, audit('token.create'), async (req, reply) => {
     const body = req.body as Record<string, unknown> | undefined

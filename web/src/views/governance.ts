@@ -62,6 +62,7 @@ export function governanceView(ctx: ViewContext): void {
   let redraw = () => {}
   let chartsKey = ''
   let chartAbort: AbortController | undefined
+  let agentsHtml = ''
 
   const live = useLive(ctx, ['models', 'agents', 'tokenpolicies'], (c) => {
     drawModels(c.models.list(), collectionNotice(c.models, 'Models'))
@@ -105,7 +106,15 @@ export function governanceView(ctx: ViewContext): void {
           : h('span', { class: 'muted' }, 'admin only')
         return [a.metadata.namespace ?? '', a.metadata.name, ((a.spec?.models ?? []) as string[]).join(', '), h('span', { class: disabled ? 'state off' : 'state on', 'data-state': disabled ? 'disabled' : 'enabled' }, disabled ? 'disabled' : 'enabled'), capText, action]
       })
-    replace(agents, h('h2', { id: 'agents-h' }, `Agents (${list.length})`), waiting ?? null, list.length ? table('Agents, their models, state, and token use in the current window of each cap', ['Namespace', 'Agent', 'Models', 'State', 'Token caps (use this window)', 'Kill switch'], rows, { 'data-table': 'agents' }) : null)
+    const next = [h('h2', { id: 'agents-h' }, `Agents (${list.length})`), waiting ?? null, list.length ? table('Agents, their models, state, and token use in the current window of each cap', ['Namespace', 'Agent', 'Models', 'State', 'Token caps (use this window)', 'Kill switch'], rows, { 'data-table': 'agents' }) : null]
+    // The usage refresh redraws every few seconds: leave the table alone when nothing in it changed,
+    // and otherwise put the keyboard focus back on the same kill switch, so that Tab and Enter work.
+    const html = next.map((n) => (n ? n.outerHTML : '')).join('')
+    if (html === agentsHtml) return
+    agentsHtml = html
+    const focused = document.activeElement instanceof HTMLElement && agents.contains(document.activeElement) ? document.activeElement.getAttribute('data-agent') : null
+    replace(agents, ...next)
+    if (focused) (agents.querySelector(`button[data-agent="${CSS.escape(focused)}"]`) as HTMLButtonElement | null)?.focus()
   }
 
   function drawUsage(agentList: KubeObject[], policies: KubeObject[]): void {

@@ -18,12 +18,30 @@ export function utilizationView(ctx: ViewContext): void {
   const byModel = h('section', { 'aria-labelledby': 'by-model-h' })
   const byNamespace = h('section', { 'aria-labelledby': 'by-ns-h' })
   const idle = h('section', { 'aria-labelledby': 'idle-h' })
-  replace(ctx.root, h('h1', {}, 'Utilization'), h('p', { class: 'muted' }, 'Allocated: GPUs held by workloads. Used: the part of them the telemetry saw busy (SM utilization × share held). The space between the lines is paid-for capacity doing nothing.'), picker, byModel, byNamespace, idle)
+  replace(
+    ctx.root,
+    h('h1', {}, 'Utilization'),
+    h(
+      'p',
+      { class: 'muted', id: 'util-help' },
+      'Allocated: GPUs held by workloads (a share or a partition counts as its fraction of a GPU). Used: the GPU time the telemetry saw busy (SM utilization), charged to the workloads holding each GPU and split between them (by the shares they hold, or by their processes’ memory where the agent reports processes); so on a shared GPU a holder may use more than it holds while the rest of the GPU is unallocated. Per GPU model, use of unallocated GPUs counts too; per namespace it shows as "(unallocated)". Where the dashed line runs below the solid one, paid-for capacity is doing nothing.',
+    ),
+    picker,
+    byModel,
+    byNamespace,
+    idle,
+  )
   let chartAbort: AbortController | undefined
 
-  const drawPicker = () =>
-    replace(picker, ...RANGES.map((r) => h('button', { type: 'button', class: 'secondary', 'aria-pressed': r === range ? 'true' : 'false', onclick: () => { range = r; drawPicker(); void refresh() } }, r.label)))
-  drawPicker()
+  // The buttons stay in place (only aria-pressed changes), so a keyboard user keeps focus on the one activated.
+  const buttons = RANGES.map((r) =>
+    h('button', { type: 'button', class: 'secondary', 'aria-pressed': r === range ? 'true' : 'false', onclick: () => {
+      range = r
+      for (const [i, b] of buttons.entries()) b.setAttribute('aria-pressed', RANGES[i] === range ? 'true' : 'false')
+      void refresh()
+    } }, r.label),
+  )
+  replace(picker, ...buttons)
 
   async function series(by: 'model' | 'namespace', target: HTMLElement, title: string, id: string, signal: AbortSignal): Promise<void> {
     const now = Date.now()
@@ -36,14 +54,18 @@ export function utilizationView(ctx: ViewContext): void {
       { time: p.time, group: p.group, what: 'allocated', gpus: p.allocated },
       { time: p.time, group: p.group, what: 'used', gpus: p.used },
     ])
+    // GPU-hours per group over the range: each point is an average number of GPUs over one step.
+    const stepH = range.stepS / 3600
     const totals = new Map<string, { a: number; u: number }>()
     for (const p of points) {
       const t = totals.get(p.group) ?? { a: 0, u: 0 }
-      t.a += p.allocated
-      t.u += p.used
+      t.a += p.allocated * stepH
+      t.u += p.used * stepH
       totals.set(p.group, t)
     }
-    const summary = [...totals].map(([g, t]) => (t.a > 0 ? `${g}: ${Math.round((100 * t.u) / t.a)}% of allocated GPU time used` : `${g}: no allocation recorded (used ${+(t.u / Math.max(1, points.filter((p) => p.group === g && p.used > 0).length)).toFixed(2)} GPUs on average while reporting)`)).join('; ')
+    const groups = [...totals].sort(([x], [y]) => x.localeCompare(y))
+    const share = (t: { a: number; u: number }) => (t.a > 0 ? `${Math.round((100 * t.u) / t.a)}%` : 'nothing allocated')
+    const summary = groups.map(([g, t]) => (t.a > 0 ? `${g}: ${share(t)} of allocated GPU time used` : `${g}: no allocation recorded, ${gpuTime(t.u)} of GPU time used`)).join('; ')
     const c = chart(
       {
         width: 'container',
@@ -60,7 +82,13 @@ export function utilizationView(ctx: ViewContext): void {
       `${title}: line chart, solid lines allocated GPUs, dashed lines used GPUs, ${range.label}. ${summary}.`,
       signal,
     )
-    replace(target, h('h2', { id }, title), c.el, h('p', { class: 'muted' }, summary))
+    const totalsTable = table(
+      `GPU time allocated and used in the ${range.label}, per ${by === 'model' ? 'GPU model' : 'namespace'}`,
+      [by === 'model' ? 'GPU model' : 'Namespace', 'Allocated GPU time', 'Used GPU time', 'Used of allocated'],
+      groups.map(([g, t]) => [g, h('span', { 'data-gpu-hours': t.a.toFixed(6) }, gpuTime(t.a)), h('span', { 'data-gpu-hours': t.u.toFixed(6) }, gpuTime(t.u)), share(t)]),
+      { 'data-table': by === 'model' ? 'by-model' : 'by-namespace', class: 'totals' },
+    )
+    replace(target, h('h2', { id }, title), c.el, totalsTable)
   }
 
   async function idleList(signal: AbortSignal): Promise<void> {
@@ -129,9 +157,19 @@ interface IdleItem {
   reclaimAt?: string
 }
 
+/** What the idle policy does (or will do) to the workload. */
 function actionText(i: IdleItem): string {
   const action = i.policy?.action ?? 'none'
   if (i.reclaimAt) return `${action}: devices reclaimed at ${new Date(i.reclaimAt).toLocaleString()}`
   if (i.state === 'idle' && action === 'reclaim') return `reclaim after a notice and ${duration((i.policy?.gracePeriodSeconds ?? 0) * 1000)} of grace`
-  return action
+  if (i.state === 'idle' && action === 'flag') return 'flag: marked Idle (Workload condition, metric); its devices are kept'
+  return action === 'none' ? action : `${action} once idle`
+}
+
+/** GPU-hours in words: "3 GPU-min", "2.5 GPU-h". */
+function gpuTime(hours: number): string {
+  if (hours <= 0) return '0 GPU-h'
+  if (hours < 1 / 60) return `${+(hours * 3600).toFixed(hours * 3600 < 10 ? 1 : 0)} GPU-s`
+  if (hours < 1) return `${+(hours * 60).toFixed(1)} GPU-min`
+  return `${+hours.toFixed(hours < 100 ? 2 : 0)} GPU-h`
 }
