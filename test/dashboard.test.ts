@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -161,11 +161,15 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
       if (m && SHOT_NAMES.includes(m[1]!)) await rm(join(SHOTS, f), { force: true })
     }
     dataDir = await mkdtemp(join(tmpdir(), 'gp-dash-e2e-'))
+    // A `gpuplane sim --json` result of the user's (one result of the shipped report) for --sim-reports.
+    await mkdir(join(dataDir, 'sims'))
+    const shipped = JSON.parse(await readFile(join(ROOT, 'web/sim-reports/fgd-compare-3-seeds.json'), 'utf8')) as { results: Array<{ policy: string }> }
+    await writeFile(join(dataDir, 'sims', 'my-fgd-run.json'), JSON.stringify(shipped.results.find((r) => r.policy === 'fgd')))
     const port = await freePort()
     base = `http://127.0.0.1:${port}`
     serverStartedAt = Date.now()
     // --idle-interval 1: the idle controller acts within a second of an allocation turning idle (the utilization test).
-    server = spawn(process.execPath, [join(ROOT, 'bin/gpuplane.js'), 'server', '--demo', '--db', join(dataDir, 'gp.db'), '--port', String(port), '--gateway-port', '0', '--idle-interval', '1', '--log-level', 'warn'], {
+    server = spawn(process.execPath, [join(ROOT, 'bin/gpuplane.js'), 'server', '--demo', '--db', join(dataDir, 'gp.db'), '--port', String(port), '--gateway-port', '0', '--idle-interval', '1', '--sim-reports', join(dataDir, 'sims'), '--log-level', 'warn'], {
       env: { ...process.env, GPUPLANE_ADMIN_TOKEN: TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -507,7 +511,7 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
   })
 
   test('simulations: the shipped report with its comparison table and charts', async () => {
-    await page.goto(base + '/#/simulations')
+    await page.goto(base + '/#/simulations/fgd-compare-3-seeds')
     const table = page.locator('[data-table="comparison"]')
     await table.locator('tr', { hasText: 'fgd' }).first().waitFor()
     assert.match(await table.innerText(), /gpuplane/, 'gpuplane’s own policy is in the comparison')
@@ -516,6 +520,21 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     assert.ok((await images.count()) >= 4, 'the report shows its charts')
     await page.waitForFunction("[...document.querySelectorAll('.report-charts img')].every((i) => i.complete && i.naturalWidth > 0)")
     await shot('simulations')
+  })
+
+  test('simulations: a gpuplane sim --json file of --sim-reports DIR is listed first and shown with its charts', async () => {
+    await page.goto(base + '/#/simulations')
+    const reports = page.locator('nav.reports a')
+    await reports.first().waitFor()
+    assert.equal((await reports.first().innerText()).trim(), 'my-fgd-run', 'the directory\'s report first, named by its file')
+    assert.ok((await reports.count()) >= 2, 'the shipped report is still listed')
+    await reports.first().click()
+    const table = page.locator('[data-table="comparison"]')
+    await page.waitForFunction("document.querySelectorAll('[data-table=\"comparison\"] tbody tr').length === 1")
+    assert.match(await table.innerText(), /fgd/, 'its one policy')
+    const images = page.locator('.report-charts img')
+    await images.first().waitFor()
+    assert.ok((await images.count()) >= 1, 'with its charts')
   })
 
   test('keyboard: the skip link and every link of the navigation work with Tab and Enter', async () => {
