@@ -249,6 +249,8 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     assert.equal(await probe.count(), 0, 'no GPU is held by the probe before it is submitted')
     await page.mouse.move(1, 1)
     await page.evaluate('window.marker = 7')
+    // A tile with the keyboard focus keeps it when the view is drawn again.
+    await page.locator('[data-gpu="h100-sxm-0/gpu-0"]').focus()
     const created = await call('POST', `${GP}/namespaces/research/workloads`, {
       apiVersion: 'gpuplane.io/v1alpha1',
       kind: 'Workload',
@@ -272,6 +274,7 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
       assert.match((await tile.getAttribute('class')) ?? '', /\bheld\b/, 'the tile is drawn as held')
       assert.equal(await probe.count(), 1, 'one GPU is held by the probe')
       assert.equal(await page.evaluate('window.marker'), 7, 'the page was not reloaded')
+      assert.equal(await page.evaluate("document.activeElement?.getAttribute('data-gpu')"), 'h100-sxm-0/gpu-0', 'the focused tile still has the focus after the redraw')
       await tile.scrollIntoViewIfNeeded()
       await tile.hover()
       await page.locator('aside.details', { hasText: 'research/cluster-probe' }).waitFor()

@@ -70,6 +70,8 @@ export function clusterView(ctx: ViewContext): void {
     const sum = (f: (g: (typeof groups)[number]) => number) => groups.reduce((n, g) => n + f(g), 0)
     const hypervisors = sum((g) => g.hypervisorCount)
     const vgpus = sum((g) => g.vgpuCount)
+    // The tiles are drawn anew on every change: the one with the keyboard focus gets it back.
+    const focusedKey = document.activeElement instanceof HTMLElement && body.contains(document.activeElement) ? document.activeElement.getAttribute('data-key') : null
     replace(
       body,
       waiting ?? null,
@@ -91,6 +93,7 @@ export function clusterView(ctx: ViewContext): void {
     )
     // Keep the details of what was selected current as allocations change.
     if (selected) (body.querySelector(`[data-key="${CSS.escape(selected)}"]`) as HTMLElement | null)?.dispatchEvent(new Event('focus'))
+    if (focusedKey) (body.querySelector(`[data-key="${CSS.escape(focusedKey)}"]`) as HTMLElement | null)?.focus()
   }
 
   live = useLive(ctx, ['nodes', 'resourceslices', 'resourceclaims'], draw)
