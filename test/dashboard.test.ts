@@ -477,6 +477,36 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     await shot('governance-real-usage')
   })
 
+  test('governance: the kill switch end to end; a disabled agent\'s call is refused by the gateway and listed among the recent refusals', async () => {
+    const gateway = /AI gateway on (http:\/\/\S+)\/v1/.exec(serverLog)?.[1]
+    const key = /demo agent key of research\/notebook-assistant [^:]*: (\S+)/.exec(serverLog)?.[1]
+    assert.ok(gateway && key, 'the server printed the gateway address and the demo key')
+    await page.goto(base + '/#/governance')
+    await page.reload()
+    await page.locator('[data-table="agents"] button', { hasText: 'Disable notebook-assistant' }).click()
+    await page.locator('[data-table="agents"] tr', { hasText: 'notebook-assistant' }).filter({ hasText: 'disabled' }).waitFor()
+    try {
+      const chat = () => fetch(`${gateway}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo-echo', messages: [{ role: 'user', content: 'am I still allowed?' }] }) })
+      // Every replica follows the store within a second.
+      const status = await waitFor('the gateway to refuse the disabled agent', async () => {
+        const r = await chat()
+        await r.arrayBuffer()
+        return r.status === 403 ? r.status : undefined
+      }, 5_000)
+      assert.equal(status, 403)
+      await waitFor('the refusal in the ledger', async () => {
+        const { body } = await call('GET', `${GP}/usage?namespace=research&agent=notebook-assistant&outcome=refused`)
+        return (body.items ?? []).length > 0 ? true : undefined
+      })
+      await page.reload()
+      const refusal = page.locator('[data-table="refusals"] tr', { hasText: 'notebook-assistant' })
+      await refusal.first().waitFor()
+      assert.match(await refusal.first().innerText(), /403[\s\S]*agent research\/notebook-assistant is disabled/, 'status and reason shown')
+    } finally {
+      await call('PUT', `${GP}/namespaces/research/agents/notebook-assistant`, await call('GET', `${GP}/namespaces/research/agents/notebook-assistant`).then((r) => ({ ...r.body, spec: { ...r.body.spec, disabled: false } })))
+    }
+  })
+
   test('a namespace token: its namespace only, no kill switch, and no console error in any view', async () => {
     const created = await call('POST', `${GP}/tokens`, { namespace: 'research' })
     assert.equal(created.status, 201, `a namespace token is created: ${JSON.stringify(created.body)}`)
