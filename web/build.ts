@@ -7,7 +7,7 @@ import { build } from 'esbuild'
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { loadPaperResults } from '../src/sim/paper.ts'
+import { loadPaperResults } from '../src/cli/sim-report.ts'
 import { parseReportSource, renderDashboardReport, summaryOf, type ReportSummary } from '../src/sim/dashboard-report.ts'
 
 const WEB = fileURLToPath(new URL('.', import.meta.url))

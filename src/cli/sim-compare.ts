@@ -9,8 +9,7 @@ import { traceVariant } from '../sim/paper.ts'
 import { POLICY_NAMES, type PolicyName } from '../sim/policies.ts'
 import { comparisonRows, formatComparisonTable, type ReportResult } from '../sim/report.ts'
 import { DEFAULT_SEEDS, parseSimInput, runSim } from '../sim/run.ts'
-import { loadPaperResults } from '../sim/paper.ts'
-import { writeReport } from './sim-report.ts'
+import { loadPaperResults, writeReport } from './sim-report.ts'
 
 /** The trace shipped with gpuplane (data/alibaba-gpu-v2023/README.md names its source). */
 export const SHIPPED_TRACE_DIR = fileURLToPath(new URL('../../data/alibaba-gpu-v2023/csv/', import.meta.url))

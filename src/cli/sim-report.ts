@@ -1,10 +1,10 @@
 // Writes the simulation report to a folder: index.html, the charts as SVG (and PNG where a headless Chromium is available), the numbers as JSON.
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { cpus, release, totalmem, type } from 'node:os'
 import { join } from 'node:path'
 import { GpuplaneError } from '../common/errors.ts'
-import { loadPaperResults, type PaperResults } from '../sim/paper.ts'
+import { readPaperResults, type PaperResults } from '../sim/paper.ts'
 import { comparisonRows, renderCharts, renderHtml, type Chart, type PngOutcome, type ReportResult } from '../sim/report.ts'
 
 /** Where a system Chromium is looked for, in order, before playwright-core's own download. */
@@ -45,6 +45,11 @@ export async function writeReport(dir: string, results: readonly ReportResult[],
   const json = join(dir, 'results.json')
   await writeFile(json, JSON.stringify({ results, comparison: comparisonRows(results, paper) }) + '\n')
   return [index, ...written, json]
+}
+
+/** Reads the paper's artifact results shipped with gpuplane (or those in `dir`). */
+export function loadPaperResults(dir?: string): Promise<PaperResults> {
+  return readPaperResults((file) => readFile(file, 'utf8'), dir)
 }
 
 /** "2 × Intel(R) Xeon(R) ..., 24 GiB, Linux 6.1.0" */

@@ -12,8 +12,7 @@ import { SLICING_MODES, type SlicingMode } from '../sim/slicing.ts'
 import { POD_KINDS } from '../sim/trace.ts'
 import { formatTable } from './schedule.ts'
 import { registerSimCompare, resolvePodLists, SHIPPED_TRACE_DIR } from './sim-compare.ts'
-import { loadPaperResults } from '../sim/paper.ts'
-import { writeReport } from './sim-report.ts'
+import { loadPaperResults, writeReport } from './sim-report.ts'
 
 /** The node list `--nodes` defaults to: the trace's 1,213 GPU nodes (6,212 GPUs), as in every FGD experiment. */
 export const DEFAULT_NODES = join(SHIPPED_TRACE_DIR, 'openb_node_list_gpu_node.csv')

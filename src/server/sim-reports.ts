@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { GpuplaneError } from '../common/errors.ts'
 import { parseReportSource, renderDashboardReport, summaryOf, type DashboardReport, type ReportSource, type ReportSummary } from '../sim/dashboard-report.ts'
-import { loadPaperResults, type PaperResults } from '../sim/paper.ts'
+import { readPaperResults, type PaperResults } from '../sim/paper.ts'
 import { DASHBOARD_DIR } from './dashboard.ts'
 
 /** Report file names served: letters, digits, '.', '_' and '-', then .json. */
@@ -90,7 +90,7 @@ export function registerSimReportRoutes(app: FastifyInstance, options: SimReport
     }
     const { entry } = found
     if (entry.source === undefined) throw new GpuplaneError('INVALID_INPUT', `simulation report ${file}: ${entry.problem}`)
-    paper ??= loadPaperResults()
+    paper ??= readPaperResults((f) => readFile(f, 'utf8'))
     const source = entry.source
     entry.rendered ??= paper.then((p) => renderDashboardReport(found.name, source, p))
     return reply.header('cache-control', 'no-cache').send(await entry.rendered)

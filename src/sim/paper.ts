@@ -12,7 +12,6 @@
 //   25th/75th percentiles of unallocated (Fig. 9(a)'s line and band);
 // - "at 100%" is column `100`: each seed's unallocated GPU % there, summarised as mean,
 //   population sd and median (Fig. 11–14's bars). default/FGD gives 4.77 ± 0.10.
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GpuplaneError } from '../common/errors.ts'
@@ -172,12 +171,15 @@ function invalid(file: string, line: number, message: string): GpuplaneError {
 /** The paper's artifact results shipped with gpuplane (see its README). */
 export const PAPER_DATA_DIR = fileURLToPath(new URL('../../data/fgd-artifact-results/', import.meta.url))
 
-/** Reads the shipped artifact results (or those in `dir`). */
-export async function loadPaperResults(dir = PAPER_DATA_DIR): Promise<PaperResults> {
+/**
+ * Reads the shipped artifact results (or those in `dir`) with `readText` (the caller's file
+ * reader: this layer does no I/O of its own).
+ */
+export async function readPaperResults(readText: (file: string) => Promise<string>, dir = PAPER_DATA_DIR): Promise<PaperResults> {
   const read = async (name: string) => {
     const file = join(dir, name)
     try {
-      return { file, text: await readFile(file, 'utf8') }
+      return { file, text: await readText(file) }
     } catch (e) {
       throw new GpuplaneError('INVALID_INPUT', `cannot read the paper's artifact results: ${(e as Error).message}; they ship in data/fgd-artifact-results/`, { file }, { cause: e })
     }
