@@ -1,26 +1,15 @@
 // The Cluster view's vGPUs end to end: a real `gpuplane server --demo` and Debian's Chromium driven by playwright-core; hypervisors with the physical GPUs behind VMs' vGPUs, free and held vGPU profiles, namespace colours, physical GPU counts, readable labels, no console errors. Saves test/screenshots/16-cluster-vgpu.png.
 //
-// Needs /usr/bin/chromium, like test/dashboard.test.ts, whose way of starting the server and the
-// browser this file follows. The dashboard is built first (web/build.ts into dist/web).
+// Needs /usr/bin/chromium, like test/dashboard.test.ts; both start the server and the browser
+// with test/dashboard-server.ts (which builds the dashboard into dist/web first).
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type ConsoleMessage, type Locator, type Page } from 'playwright-core'
-import { buildDashboard } from '../web/build.ts'
-import { freePort } from './free-port.ts'
+import type { Locator, Page } from 'playwright-core'
+import { GP, SHOTS, startDashboardServer, type DashboardServer } from './dashboard-server.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = join(ROOT, 'test/screenshots')
 const TOKEN = 'dashboard-cluster-test-admin-token'
-const GP = '/apis/gpuplane.io/v1alpha1'
-/** Endpoints other parts of gpuplane add; while a server lacks them the dashboard says so, and the browser logs their 404. */
-const OPTIONAL_ENDPOINTS = /\/apis\/gpuplane\.io\/v1alpha1\/(usage|telemetry\/utilization|idle)\b/
 
 // What the functions run in the page use of the browser's globals (the tests compile without the DOM library).
 // Functions given to evaluate run in the page: they may use no variable of this module.
@@ -28,31 +17,14 @@ declare const getComputedStyle: (el: unknown) => { backgroundColor: string; back
 declare const window: { scrollBy(x: number, y: number): void }
 
 describe('cluster view: vGPUs, hypervisors and namespace colours in Chromium against gpuplane server --demo', { timeout: 180_000 }, () => {
-  let server: ChildProcess
-  let dataDir: string
-  let base: string
-  let browser: Browser
+  let fx: DashboardServer
   let page: Page
-  let serverLog = ''
-  const consoleErrors: string[] = []
+  let consoleErrors: string[]
   /** Where the vGPU workload this file creates landed: a VM and the hypervisor it runs on. */
   let vdiVm = ''
   let vdiHost = ''
-
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })
-    return { status: res.status, body: (await res.json()) as any }
-  }
-
-  async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-    const end = Date.now() + timeoutMs
-    for (;;) {
-      const v = await f().catch(() => undefined)
-      if (v !== undefined) return v
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; server log:\n${serverLog.slice(-2000)}`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
-  }
+  const call = (method: string, path: string, body?: unknown) => fx.call(method, path, body)
+  const waitFor = <T,>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000) => fx.waitFor(what, f, timeoutMs)
 
   const scheduledNode = (namespace: string, name: string) => async () => {
     const { body } = await call('GET', `${GP}/namespaces/${namespace}/workloads/${name}`)
@@ -64,19 +36,9 @@ describe('cluster view: vGPUs, hypervisors and namespace colours in Chromium aga
   const legendColour = (namespace: string) => background(page.locator(`.legend .chip[data-namespace="${namespace}"] .swatch`))
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`)
-    await buildDashboard()
     await mkdir(SHOTS, { recursive: true })
-    dataDir = await mkdtemp(join(tmpdir(), 'gp-dash-cluster-'))
-    const port = await freePort()
-    base = `http://127.0.0.1:${port}`
-    server = spawn(process.execPath, [join(ROOT, 'bin/gpuplane.js'), 'server', '--demo', '--db', join(dataDir, 'gp.db'), '--port', String(port), '--gateway-port', '0', '--log-level', 'warn'], {
-      env: { ...process.env, GPUPLANE_ADMIN_TOKEN: TOKEN },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    server.stdout?.on('data', (d) => (serverLog += d))
-    server.stderr?.on('data', (d) => (serverLog += d))
-    await waitFor('the server to be ready', async () => ((await fetch(`${base}/readyz`)).ok ? true : undefined), 30_000)
+    fx = await startDashboardServer({ token: TOKEN, prefix: 'gp-dash-cluster-' })
+    ;({ page, consoleErrors } = fx)
     // The demo's batch renders take L40S-12C vGPUs of the worker host l40s-vgpu.
     await waitFor('the demo vGPU workloads to be scheduled', scheduledNode('batch', 'render-0'))
     // A vGPU of a virtual machine: an L40S-24C, which only VMs on the hypervisors have.
@@ -92,34 +54,18 @@ describe('cluster view: vGPUs, hypervisors and namespace colours in Chromium aga
     vdiHost = node.metadata?.labels?.['gpuplane.io/host']
     assert.match(vdiHost ?? '', /^hv-l40s-/, `the 24C lands on a VM of an L40S hypervisor (${vdiVm} on ${vdiHost})`)
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'], timeout: 30_000 })
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-    page.setDefaultTimeout(20_000)
-    page.on('console', (m: ConsoleMessage) => {
-      if (m.type() !== 'error') return
-      if (OPTIONAL_ENDPOINTS.test(m.location().url) && /status of 404/.test(m.text())) return
-      consoleErrors.push(`${m.text()} (${m.location().url})`)
-    })
-    page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`))
-    await page.goto(base + '/')
+    await page.goto(fx.base + '/')
     await page.fill('#token', TOKEN)
     await page.click('form.login button[type=submit]')
     await page.locator('h1', { hasText: 'Cluster' }).waitFor()
-    await page.goto(base + '/#/cluster')
+    await page.goto(fx.base + '/#/cluster')
     // Nodes, slices, claims and the Cluster spec arrive separately: wait for the frame that has them all.
     await page.locator(`[data-node="${vdiHost}"] .part.vgpu.held[data-exposed-on="${vdiVm}"]`).waitFor()
     await page.locator('[data-gpu="l40s-vgpu/gpu-0"] .part.vgpu.held').first().waitFor()
   })
 
   after(async () => {
-    await browser?.close()
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r))
-      server.kill('SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
-      if (server.exitCode === null) server.kill('SIGKILL')
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+    await fx?.stop()
   })
 
   test("a hypervisor's physical GPUs carry the vGPUs of every VM on them; free ones are drawn free", async () => {

@@ -3,26 +3,18 @@
 // Needs /usr/bin/chromium (.ci/run installs it with apt-get when missing). The dashboard is built
 // first (web/build.ts into dist/web, what `npm run build` does), as the server serves it from there.
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { registerDashboardRoutes } from '../src/server/dashboard.ts'
 import { installStatusHandlers } from '../src/server/status.ts'
 import { demoSample } from '../src/server/demo-telemetry.ts'
-import { buildDashboard } from '../web/build.ts'
-import { freePort } from './free-port.ts'
+import { GP, listen, ROOT, SHOTS, startDashboardServer, type DashboardServer } from './dashboard-server.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = join(ROOT, 'test/screenshots')
 const TOKEN = 'dashboard-test-admin-token'
-const GP = '/apis/gpuplane.io/v1alpha1'
 /** The screenshots this file saves, in the order it takes them (numbered 01, 02, ... as taken). */
 const SHOT_NAMES = [
   'login-refused',
@@ -79,20 +71,16 @@ describe('dashboard static files (no browser)', () => {
 })
 
 describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_000 }, () => {
-  let server: ChildProcess
-  let dataDir: string
+  let fx: DashboardServer
   let base: string
   let browser: Browser
   let page: Page
-  let serverLog = ''
   let serverStartedAt = 0
   let shots = 0
-  const consoleErrors: string[] = []
-
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  let consoleErrors: string[]
+  const serverLog = () => fx.log()
+  const call = (method: string, path: string, body?: unknown) => fx.call(method, path, body)
+  const waitFor = <T,>(what: string, f: () => Promise<T | undefined>, timeoutMs?: number) => fx.waitFor(what, f, timeoutMs)
 
   /** Reads an object, changes it, writes it back with the resourceVersion read (again on a 409). */
   async function update(path: string, change: (o: any) => any): Promise<any> {
@@ -106,28 +94,10 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     }
   }
 
-  async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-    const end = Date.now() + timeoutMs
-    for (;;) {
-      const v = await f().catch(() => undefined)
-      if (v !== undefined) return v
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; server log:\n${serverLog.slice(-2000)}`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
-  }
-
   /** A screenshot of the viewport (1280×800), numbered in the order taken: test/screenshots/NN-name.png. */
   const shot = (name: string, p: Page = page) => {
     assert.ok(SHOT_NAMES.includes(name), `${name} is listed in SHOT_NAMES (so a later run removes it)`)
     return p.screenshot({ path: join(SHOTS, `${String(++shots).padStart(2, '0')}-${name}.png`), fullPage: false })
-  }
-
-  /** Records the page's console errors and uncaught exceptions into `into`; `allowed` says which failed requests are expected. */
-  function listen(p: Page, into: string[], allowed: (m: ConsoleMessage) => boolean = () => false): void {
-    p.on('console', (m: ConsoleMessage) => {
-      if (m.type() === 'error' && !allowed(m)) into.push(`${m.text()} (${m.location().url})`)
-    })
-    p.on('pageerror', (e) => into.push(`uncaught: ${e.message}`))
   }
 
   /** What has the keyboard focus in `p`. */
@@ -151,8 +121,6 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
   }
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`)
-    await buildDashboard()
     // Remove this file's screenshots of earlier runs (numbered NN-name.png, whatever their number),
     // so that every one there is from this run; other test files save theirs there too.
     await mkdir(SHOTS, { recursive: true })
@@ -160,43 +128,29 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
       const m = /^\d\d-(.+)\.png$/.exec(f)
       if (m && SHOT_NAMES.includes(m[1]!)) await rm(join(SHOTS, f), { force: true })
     }
-    dataDir = await mkdtemp(join(tmpdir(), 'gp-dash-e2e-'))
-    // A `gpuplane sim --json` result of the user's (one result of the shipped report) for --sim-reports.
-    await mkdir(join(dataDir, 'sims'))
-    const shipped = JSON.parse(await readFile(join(ROOT, 'web/sim-reports/fgd-compare-3-seeds.json'), 'utf8')) as { results: Array<{ policy: string }> }
-    await writeFile(join(dataDir, 'sims', 'my-fgd-run.json'), JSON.stringify(shipped.results.find((r) => r.policy === 'fgd')))
-    const port = await freePort()
-    base = `http://127.0.0.1:${port}`
     serverStartedAt = Date.now()
-    // --idle-interval 1: the idle controller acts within a second of an allocation turning idle (the utilization test).
-    server = spawn(process.execPath, [join(ROOT, 'bin/gpuplane.js'), 'server', '--demo', '--db', join(dataDir, 'gp.db'), '--port', String(port), '--gateway-port', '0', '--idle-interval', '1', '--sim-reports', join(dataDir, 'sims'), '--log-level', 'warn'], {
-      env: { ...process.env, GPUPLANE_ADMIN_TOKEN: TOKEN },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    fx = await startDashboardServer({
+      token: TOKEN,
+      prefix: 'gp-dash-e2e-',
+      // A `gpuplane sim --json` result of the user's (one result of the shipped report) for --sim-reports.
+      prepare: async (dataDir) => {
+        await mkdir(join(dataDir, 'sims'))
+        const shipped = JSON.parse(await readFile(join(ROOT, 'web/sim-reports/fgd-compare-3-seeds.json'), 'utf8')) as { results: Array<{ policy: string }> }
+        await writeFile(join(dataDir, 'sims', 'my-fgd-run.json'), JSON.stringify(shipped.results.find((r) => r.policy === 'fgd')))
+      },
+      // --idle-interval 1: the idle controller acts within a second of an allocation turning idle (the utilization test).
+      args: (dataDir) => ['--idle-interval', '1', '--sim-reports', join(dataDir, 'sims')],
     })
-    server.stdout?.on('data', (d) => (serverLog += d))
-    server.stderr?.on('data', (d) => (serverLog += d))
-    await waitFor('the server to be ready', async () => ((await fetch(`${base}/readyz`)).ok ? true : undefined), 30_000)
+    ;({ base, browser, page, consoleErrors } = fx)
     // The controller publishes the demo Cluster and schedules its workloads shortly after start.
     await waitFor('the demo to be scheduled', async () => {
       const { body } = await call('GET', `${GP}/namespaces/research/workloads/llm-pretrain`)
       return body.status?.nodeName ? true : undefined
     })
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'], timeout: 30_000 })
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-    page.setDefaultTimeout(20_000) // generous: npm test runs every file at once on small machines
-    // Every console error counts: the dashboard's endpoints (usage, telemetry/utilization, idle) are all served now.
-    listen(page, consoleErrors)
   })
 
   after(async () => {
-    await browser?.close()
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r))
-      server.kill('SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
-      if (server.exitCode === null) server.kill('SIGKILL')
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+    await fx?.stop()
   })
 
   test('login: a wrong token gets a clear 401 message, the admin token opens the cluster view', async () => {
@@ -450,9 +404,9 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
 
   test('governance: real gateway traffic of a demo agent shows as token use against its cap', async () => {
     // The server printed the gateway's address and each demo agent's key once on stderr.
-    const gateway = /AI gateway on (http:\/\/\S+)\/v1/.exec(serverLog)?.[1]
-    const key = /demo agent key of research\/notebook-assistant [^:]*: (\S+)/.exec(serverLog)?.[1]
-    assert.ok(gateway && key, `the server printed the gateway address and the demo key: ${serverLog.slice(0, 2000)}`)
+    const gateway = /AI gateway on (http:\/\/\S+)\/v1/.exec(serverLog())?.[1]
+    const key = /demo agent key of research\/notebook-assistant [^:]*: (\S+)/.exec(serverLog())?.[1]
+    assert.ok(gateway && key, `the server printed the gateway address and the demo key: ${serverLog().slice(0, 2000)}`)
     for (let i = 0; i < 2; i++) {
       const r = await fetch(`${gateway}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo-echo', messages: [{ role: 'user', content: 'hello from the dashboard test' }] }) })
       assert.equal(r.status, 200, `the demo agent's call is admitted: ${await r.text()}`)
@@ -478,8 +432,8 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
   })
 
   test('governance: the kill switch end to end; a disabled agent\'s call is refused by the gateway and listed among the recent refusals', async () => {
-    const gateway = /AI gateway on (http:\/\/\S+)\/v1/.exec(serverLog)?.[1]
-    const key = /demo agent key of research\/notebook-assistant [^:]*: (\S+)/.exec(serverLog)?.[1]
+    const gateway = /AI gateway on (http:\/\/\S+)\/v1/.exec(serverLog())?.[1]
+    const key = /demo agent key of research\/notebook-assistant [^:]*: (\S+)/.exec(serverLog())?.[1]
     assert.ok(gateway && key, 'the server printed the gateway address and the demo key')
     await page.goto(base + '/#/governance')
     await page.reload()
