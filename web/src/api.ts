@@ -74,6 +74,7 @@ export const PATHS = {
   nodes: '/api/v1/nodes',
   resourceslices: '/apis/resource.k8s.io/v1/resourceslices',
   resourceclaims: '/apis/resource.k8s.io/v1/resourceclaims',
+  clusters: '/apis/gpuplane.io/v1alpha1/clusters',
   namespaces: '/apis/gpuplane.io/v1alpha1/namespaces',
   workloads: '/apis/gpuplane.io/v1alpha1/workloads',
   models: '/apis/gpuplane.io/v1alpha1/models',

@@ -1,10 +1,8 @@
 // The Cluster view: hosts, hypervisors and VMs grouped by GPU model, each physical GPU drawn once with its partitions (MIG, vGPU, memory shares) coloured by the namespace holding them, NVLink domains framed; focus or hover shows a device's details.
-import { api, ApiError, GPUPLANE } from '../api.ts'
 import { bytes, clusterModel, type Gpu, type Holder, type NodeView, type Partition } from './cluster-model.ts'
 import { namespaceColors } from '../colors.ts'
 import { h, replace } from '../dom.ts'
 import type { LiveCollection } from '../live.ts'
-import type { KubeObject } from '../types.ts'
 import { collectionNotice, useLive, type ViewContext } from '../view.ts'
 
 /** Inner width of a GPU tile's bar in CSS pixels (7.5rem tile less padding and border), for choosing block labels. */
@@ -12,7 +10,7 @@ const BAR_PX = 106
 /** Rough width of one character of a block label (11px system-ui). */
 const CHAR_PX = 6.6
 
-type Live = Record<'nodes' | 'resourceslices' | 'resourceclaims', LiveCollection>
+type Live = Record<'nodes' | 'resourceslices' | 'resourceclaims' | 'clusters', LiveCollection>
 
 export function clusterView(ctx: ViewContext): void {
   const details = h('aside', { class: 'details', 'aria-live': 'polite', 'aria-label': 'Device details' }, h('p', { class: 'muted' }, 'Hover over or focus (Tab) a GPU or a partition to see its attributes and the workload holding it.'))
@@ -20,38 +18,14 @@ export function clusterView(ctx: ViewContext): void {
   const legend = h('div', { class: 'legend', 'aria-label': 'Namespace colours' })
   replace(ctx.root, h('h1', {}, 'Cluster'), legend, h('div', { class: 'with-details' }, body, details))
   let selected: string | undefined
-  // The Cluster specs place VMs' vGPUs on their physical GPUs and describe hypervisors; read once, and again when the nodes change.
-  let clusters: KubeObject[] = []
-  let clustersNote: string | undefined
-  let clustersFor: string | undefined
-  let clustersRequest = 0
-  let live: Live | undefined
-
-  const loadClusters = async () => {
-    const request = ++clustersRequest
-    try {
-      const list = await api<{ items?: KubeObject[] }>(`${GPUPLANE}/clusters`, { signal: ctx.signal })
-      if (request !== clustersRequest) return
-      clusters = list.items ?? []
-      clustersNote = undefined
-    } catch (e) {
-      if (ctx.signal.aborted || request !== clustersRequest) return
-      clusters = []
-      const why = e instanceof ApiError ? `${e.status} ${e.message}` : String(e)
-      clustersNote = `The Cluster specs could not be read (${why}): hypervisors are not drawn, and VMs' vGPUs are drawn as GPUs of their VMs.`
-    }
-    if (live && !ctx.signal.aborted) draw(live)
-  }
 
   const draw = (c: Live) => {
     const waiting = collectionNotice(c.nodes, 'Nodes') ?? collectionNotice(c.resourceslices, 'ResourceSlices') ?? collectionNotice(c.resourceclaims, 'ResourceClaims')
     if (waiting && c.nodes.state !== 'ready') return replace(body, waiting)
-    const nodeSet = c.nodes.list().map((n) => `${n.metadata.name}@${n.metadata.resourceVersion ?? ''}`).sort().join(',')
-    if (nodeSet !== clustersFor) {
-      clustersFor = nodeSet
-      void loadClusters()
-    }
-    const groups = clusterModel(c.nodes.list(), c.resourceslices.list(), c.resourceclaims.list(), clusters)
+    // The Cluster specs place VMs' vGPUs on their physical GPUs and describe hypervisors; without them, VMs' vGPUs are drawn as their VMs' GPUs.
+    const clustersNote =
+      c.clusters.state === 'unavailable' || c.clusters.state === 'error' ? `The Cluster specs could not be read (${c.clusters.message}): hypervisors are not drawn, and VMs' vGPUs are drawn as GPUs of their VMs.` : undefined
+    const groups = clusterModel(c.nodes.list(), c.resourceslices.list(), c.resourceclaims.list(), c.clusters.state === 'ready' ? c.clusters.list() : [])
     const namespaces = new Set<string>()
     for (const o of c.resourceclaims.list()) if (o.status?.allocation) namespaces.add(o.metadata.namespace ?? '')
     const colors = namespaceColors(namespaces)
@@ -96,7 +70,7 @@ export function clusterView(ctx: ViewContext): void {
     if (focusedKey) (body.querySelector(`[data-key="${CSS.escape(focusedKey)}"]`) as HTMLElement | null)?.focus()
   }
 
-  live = useLive(ctx, ['nodes', 'resourceslices', 'resourceclaims'], draw)
+  useLive(ctx, ['nodes', 'resourceslices', 'resourceclaims', 'clusters'], draw)
 }
 
 const plural = (n: number) => (n === 1 ? '' : 's')
