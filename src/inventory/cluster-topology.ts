@@ -90,7 +90,8 @@ function rootsOf(count: number, topology: ClusterTopology, numa: number[]): Root
   return out
 }
 
-function nvlinkDomainOf(host: string, index: number, count: number, nvlink: ClusterTopology['nvlink']): string | undefined {
+/** The NVLink domain of GPU `index` of a host of `count` GPUs (also used by the dashboard to draw hypervisors, which publish nothing). */
+export function nvlinkDomainOf(host: string, index: number, count: number, nvlink: ClusterTopology['nvlink']): string | undefined {
   if (nvlink === 'nvswitch') return count > 1 ? nvlinkDomainName(host, 0) : undefined
   if (nvlink === 'pairs') {
     const pair = Math.floor(index / 2)

@@ -68,11 +68,6 @@ async function login(token: string): Promise<void> {
   await start()
 }
 
-/**
- * Whether the token is the admin's: only the admin lists API tokens. A namespace token gets 403,
- * which the browser logs as a console error; the server has no route that tells a caller who it is
- * (a GET .../whoami answering {admin, namespace, actor} for any valid token would end that).
- */
 /** Whether the signed-in token is the admin's (GET .../whoami answers any valid token). */
 async function probeAdmin(): Promise<boolean> {
   try {

@@ -20,6 +20,8 @@
 // the VM (its host lists where it went), a GPU split into vGPUs on its host, with one block per
 // vGPU of any VM, held or free, and the framebuffer no VM has. The VM lists its vGPUs as
 // references, which are not counted as GPUs. Without specs, a VM's vGPUs look like whole GPUs.
+import type { ClusterTopology } from '../../../src/api/gpuplane-v1alpha1.ts'
+import { nvlinkDomainOf } from '../../../src/inventory/cluster-topology.ts'
 import type { KubeObject } from '../types.ts'
 
 export interface Holder {
@@ -223,7 +225,7 @@ interface SpecHost {
   productName?: string
   worker: boolean
   mixedSize: boolean
-  nvlink?: string
+  nvlink?: ClusterTopology['nvlink']
   modes: string[]
 }
 
@@ -261,17 +263,6 @@ function readSpecs(clusters: KubeObject[]): Specs {
     }
   }
   return { hosts, vms }
-}
-
-/** The NVLink domain of GPU `i` of a spec host, named as src/inventory/cluster-topology.ts names them. */
-function specNvlinkDomain(h: SpecHost, i: number): string | undefined {
-  const name = (k: number) => (`${h.name}-nvl${k}`.length <= 64 ? `${h.name}-nvl${k}` : `nvl${k}`)
-  if (h.nvlink === 'nvswitch') return h.count > 1 ? name(0) : undefined
-  if (h.nvlink === 'pairs') {
-    const pair = Math.floor(i / 2)
-    return pair * 2 + 1 < h.count ? name(pair) : undefined
-  }
-  return undefined
 }
 
 /** A model key's nominal memory ("L40S-48GB": 48 GiB), for GPUs that published nothing to read it from. */
@@ -410,7 +401,7 @@ export function clusterModel(nodes: KubeObject[], slices: KubeObject[], claims: 
       if (h.worker && vgpus.length === 0) continue // a worker host publishes its other GPUs (they may be on their way)
       const product = h.productName ?? productOf.get(h.model) ?? h.model
       const g: Gpu = { id: `${h.name}/${label}`, label, node: h.name, product, memoryBytes: nominalBytes(h.model), holders: [], memorySlices: 0, partitions: [], attributes: { model: h.model, productName: product, 'gpuplane.io/host': h.name }, mode: 'whole GPU' }
-      const domain = specNvlinkDomain(h, i)
+      const domain = nvlinkDomainOf(h.name, i, h.count, h.nvlink)
       if (domain) {
         g.nvlinkDomain = domain
         g.attributes['gpuplane.io/nvlinkDomain'] = domain

@@ -1,21 +1,7 @@
 // The Simulations view: the reports of `gpuplane sim` (those of `gpuplane server --sim-reports DIR`, rendered by the server, and those shipped with the dashboard, rendered at build time by web/build.ts), their comparison with the paper and their charts.
 import { h, notice, num, replace, table } from '../dom.ts'
+import type { DashboardReport as Report, ReportSummary as Summary } from '../../../src/sim/dashboard-report.ts'
 import type { ViewContext } from '../view.ts'
-
-interface Summary {
-  name: string
-  title: string
-  traces: string[]
-  policies: string[]
-  generatedAt?: string
-}
-
-interface Report extends Summary {
-  command?: string
-  machine?: string
-  comparison: Array<{ trace: string; policy: string; seeds: string; ours: { mean: number; sd: number; median: number }; paper?: { mean: number; sd: number; median: number }; diff?: number; elapsedMs?: number }>
-  charts: Array<{ id: string; trace?: string; title: string; description: string; svg: string }>
-}
 
 /** Static files of the dashboard (no token needed): fetched without the API's helpers. */
 async function getJson<T>(path: string, signal: AbortSignal): Promise<T | undefined> {
