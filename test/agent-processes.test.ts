@@ -1,18 +1,14 @@
-// Processes on a shared GPU named by their workload: GPUPLANE_WORKLOAD read from <proc>/<pid>/environ, by the library and by the agent against a fake nvidia-smi and a real server.
+// Processes on a shared GPU named by their workload: GPUPLANE_WORKLOAD read from <proc>/<pid>/environ, by the library and by `gpuplane agent --proc` against a fake nvidia-smi and a real server.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
-import { NodeAgent } from '../src/cli/agent.ts'
-import { buildServer } from '../src/server/app.ts'
-import { ensureAdminToken } from '../src/server/auth.ts'
-import { openStore, openTelemetryStore } from '../src/store/index.ts'
-import type { Store } from '../src/store/types.ts'
+import { openTelemetryStore } from '../src/store/index.ts'
 import { nameProcessOwners, ownerFromEnviron, ownerOfProcess, parseWorkloadRef } from '../src/telemetry/process-owner.ts'
 import { fakeNvidiaSmi, until } from './fake-nvidia-smi.ts'
-import { freePort } from './free-port.ts'
+import { utilizationServer, type UtilizationServer } from './utilization-server.ts'
 
 /** Writes a fake /proc/<pid>/environ (NUL-separated, as the kernel gives it). */
 function environ(proc: string, pid: number, vars: string[]): void {
@@ -55,48 +51,32 @@ describe('process owners', () => {
 })
 
 describe('gpuplane agent names the processes of a shared GPU', () => {
-  let dir: string
-  let store: Store
-  let app: FastifyInstance
-  let port: number
-  let token: string
+  let srv: UtilizationServer
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gp-agent-procs-'))
-    store = await openStore({ sqlite: ':memory:' })
-    token = (await ensureAdminToken(store)).generated!
-    port = await freePort()
-    app = buildServer({ store, telemetryRetention: { rawMs: 0, minutesMs: 0, everyMs: 0 } })
-    await app.listen({ port, host: '127.0.0.1' })
+    srv = await utilizationServer('gp-agent-procs-')
   })
-  after(async () => {
-    await app.close()
-    await store.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  after(() => srv.close())
 
-  it('sends each process with the workload its environment names, and the server keeps them', async () => {
+  it('gpuplane agent --proc DIR sends each process with the workload its environment names, and the server keeps them', async () => {
+    const { dir, store, url, token } = srv
     const proc = join(dir, 'proc')
     environ(proc, 4242, ['GPUPLANE_WORKLOAD=team-a/train'])
     environ(proc, 4343, ['HOME=/root'])
-    const agent = new NodeAgent({
-      server: `http://127.0.0.1:${port}`,
-      token,
-      node: 'h200',
-      intervalMs: 30,
-      nvidiaSmi: fakeNvidiaSmi(dir, { apps: [{ pid: 4242, usedMiB: 20_000 }, { pid: 4343, usedMiB: 1_000 }] }).script,
-      procRoot: proc,
-      inventoryIntervalMs: 60_000,
-      batchSize: 4,
-      bufferSize: 1_000,
-      flushTimeoutMs: 5_000,
-      log: () => {},
-    })
+    const script = fakeNvidiaSmi(dir, { apps: [{ pid: 4242, usedMiB: 20_000 }, { pid: 4343, usedMiB: 1_000 }] }).script
+    const bin = join(import.meta.dirname, '..', 'bin', 'gpuplane.js')
+    const child = spawn(process.execPath, [bin, 'agent', '--server', url, '--token', token, '--node', 'h200', '--interval', '50ms', '--nvidia-smi', script, '--proc', proc], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
     const telemetry = openTelemetryStore(store)
-    agent.start()
     try {
-      await until('samples stored', async () => (await telemetry.samples({ from: 0, to: Date.now() + 60_000 })).length >= 3)
+      await until('samples stored', async () => (await telemetry.samples({ from: 0, to: Date.now() + 60_000 })).length >= 3, 20_000)
+      child.kill('SIGTERM')
+      assert.equal(await exited, 0, `exits 0 (${stderr})`)
     } finally {
-      await agent.stop()
+      clearTimeout(killer)
+      child.kill('SIGKILL')
     }
     const samples = await telemetry.samples({ from: 0, to: Date.now() + 60_000 })
     for (const s of samples) {
