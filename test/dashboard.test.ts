@@ -358,7 +358,10 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     assert.match(await models.locator('tr', { hasText: 'llama-3.1-8b' }).innerText(), /allowed/, 'models show which namespaces may use them')
     const agents = page.locator('[data-table="agents"]')
     await agents.locator('tr', { hasText: 'retired-bot' }).locator('[data-state="disabled"]').waitFor()
-    assert.match(await agents.locator('tr', { hasText: 'notebook-assistant' }).innerText(), /research-daily/, 'an agent lists the caps covering it')
+    // The caps cell says it is loading until the TokenPolicies are read; it never claims "no token cap" meanwhile.
+    const notebook = agents.locator('tr', { hasText: 'notebook-assistant' })
+    await notebook.filter({ hasNotText: 'loading caps' }).waitFor()
+    assert.match(await notebook.innerText(), /research-daily/, 'an agent lists the caps covering it')
     await page.locator('section[aria-labelledby="usage-h"] h2').waitFor()
     await shot('governance')
     await agents.locator('button[data-agent="inference/support-bot"]').click()

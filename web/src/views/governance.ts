@@ -100,7 +100,9 @@ export function governanceView(ctx: ViewContext): void {
               const used = entries?.filter((e) => e.namespace === a.metadata.namespace && e.agent === a.metadata.name && (!cap.model || e.model === cap.model) && e.time >= windowStart(cap.window, now)).reduce((n, e) => n + tokensOf(e), 0)
               return h('li', {}, `${cap.policy}: `, used === undefined ? '' : h('meter', { min: 0, max: cap.tokens, value: used, 'aria-label': `${used} of ${cap.tokens} tokens this ${cap.window}` }), ` ${used === undefined ? '?' : num(used)} / ${num(cap.tokens)} tokens per ${cap.window}${cap.model ? ` (${cap.model})` : ''}, ${cap.mode}`)
             }))
-          : h('span', { class: 'muted' }, 'no token cap')
+          : live.tokenpolicies.state === 'ready'
+            ? h('span', { class: 'muted' }, 'no token cap')
+            : h('span', { class: 'muted' }, live.tokenpolicies.state === 'loading' ? 'loading caps…' : 'caps unknown (TokenPolicies unreadable)')
         const action = ctx.admin
           ? h('button', { type: 'button', class: disabled ? 'secondary' : 'danger', 'data-agent': `${a.metadata.namespace}/${a.metadata.name}`, onclick: () => void setDisabled(a, !disabled) }, disabled ? `Enable ${a.metadata.name}` : `Disable ${a.metadata.name}`)
           : h('span', { class: 'muted' }, 'admin only')
