@@ -52,22 +52,33 @@ countersContract(
   { propertyRuns: Number(process.env.PROPERTY_RUNS ?? 60) },
 )
 
-test('Redis keys carry their TTL on every increment; adjust and rebuild keep it; keys live under the prefix', async () => {
+test('Redis keys get their TTL from the increment that creates them; later increments, adjust and rebuild keep it; keys live under the prefix', async () => {
   const prefix = `${RUN}ttl:`
   const c = await connect(prefix)
   const admin = new Redis(URL)
+  const ttlOf = (key: string) => admin.ttl(`${prefix}${key}`)
   try {
     await c.reserve([{ key: 'tp/x/0', amount: 3, limit: 10, ttlSeconds: 120 }])
-    const ttl = await admin.ttl(`${prefix}tp/x/0`)
+    const ttl = await ttlOf('tp/x/0')
     assert.ok(ttl > 110 && ttl <= 120, `ttl ${ttl}`)
+    // The key names its window: a later request's TTL (its window end seen from later) does not move it.
+    await c.reserve([{ key: 'tp/x/0', amount: 1, limit: 10, ttlSeconds: 5000 }])
     await c.adjust([{ key: 'tp/x/0', delta: -1, ttlSeconds: 5000 }])
     await c.rebuild([{ key: 'tp/x/0', value: 9, ttlSeconds: 5000 }])
-    const after = await admin.ttl(`${prefix}tp/x/0`)
-    assert.ok(after > 110 && after <= 120, `ttl ${after} after adjust and rebuild`)
+    const after = await ttlOf('tp/x/0')
+    assert.ok(after > 110 && after <= 120, `ttl ${after} after increment, adjust and rebuild`)
     assert.equal(await admin.get(`${prefix}tp/x/0`), '9')
+    // Taking away more than it holds leaves 0, still expiring.
+    assert.deepEqual(await c.adjust([{ key: 'tp/x/0', delta: -50, ttlSeconds: 5000 }]), [0])
+    assert.equal(await admin.get(`${prefix}tp/x/0`), '0')
+    const floored = await ttlOf('tp/x/0')
+    assert.ok(floored > 110 && floored <= 120, `ttl ${floored} after an adjust below 0`)
     await c.adjust([{ key: 'created', delta: 4, ttlSeconds: 30 }])
-    const created = await admin.ttl(`${prefix}created`)
+    const created = await ttlOf('created')
     assert.ok(created > 20 && created <= 30, `ttl ${created} of a key created by adjust`)
+    // A negative or zero delta on an absent key creates nothing (no key without a TTL is left).
+    assert.deepEqual(await c.adjust([{ key: 'absent', delta: -4, ttlSeconds: 30 }, { key: 'absent0', delta: 0, ttlSeconds: 30 }]), [0, 0])
+    assert.equal(await admin.exists(`${prefix}absent`, `${prefix}absent0`), 0)
   } finally {
     admin.disconnect()
   }

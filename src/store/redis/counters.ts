@@ -6,9 +6,11 @@
 // the reservations and reads of one event-loop turn go together at its end, and adjustments
 // (reconciliations, off the request path) wait up to ADJUST_DELAY_MS to ride with them, so a
 // request costs Redis and this client about one command, not two. Keys are the governance keys
-// under a prefix (`gpuplane:` by default) and expire at their window's end plus slack (EXPIRE on
-// every increment). Numbers cross the Lua boundary as
-// decimal strings written with %.0f: Lua 5.1 would print 15-digit integers in exponent form.
+// under a prefix (`gpuplane:` by default) and expire at their window's end plus slack (EXPIRE by
+// the increment that creates a key: a key names its window). Numbers cross the Lua boundary as
+// decimal strings written with %.0f: Lua 5.1 would print 15-digit integers in exponent form. The
+// scripts keep Redis calls few (a call costs Redis about as much as the script's own logic): a
+// reservation is a GET and an INCRBY per key, an adjustment an INCRBY.
 //
 // Failure behaviour: commands are never queued while disconnected and never retried (a retried
 // reservation could count twice); a command that cannot be sent, times out or loses its
@@ -69,37 +71,39 @@ local function int(x) return string.format('%.0f', x) end
  * it; a get's values.
  */
 const OPERATIONS_LUA = `${LUA_COMMON}
+-- Per key of a reservation: amount, limit, num, den, clamps, value (arrays reused by every reservation of the call).
+local amount, limit, num, den, clamps, value = {}, {}, {}, {}, {}, {}
+local function amountAt(i, u)
+  if num[i] == 0 or u == 0 then return amount[i] end
+  local whole = math.floor(num[i] / den[i])
+  return amount[i] + u * whole + ceildiv(u * (num[i] - whole * den[i]), den[i])
+end
+local function fits(i, u)
+  return limit[i] < 0 or value[i] + amountAt(i, u) <= limit[i]
+end
+local function refuse(n, i, u)
+  local out = {0, i - 1, amountAt(i, u), value[i]}
+  for j = 1, n do out[4 + j] = value[j] end
+  return out
+end
+-- A key's TTL is set when an increment creates it (its value is then the amount added): the key
+-- names its window, so its expiry is that window's end plus slack whichever request created it.
 local function reserve(k, a, n)
   local clamp = ARGV[a + 1] == '1'
   local cmin, cmax = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local amount, limit, ttl, num, den, clamps, value = {}, {}, {}, {}, {}, {}, {}
   for i = 1, n do
     local o = a + 3 + (i - 1) * ${RESERVE_FIELDS_PER_ITEM}
     amount[i] = tonumber(ARGV[o + 1])
     limit[i] = tonumber(ARGV[o + 2])
-    ttl[i] = ARGV[o + 3]
     num[i] = tonumber(ARGV[o + 4])
     den[i] = tonumber(ARGV[o + 5])
     clamps[i] = ARGV[o + 6] == '1'
     value[i] = tonumber(redis.call('GET', KEYS[k + i]) or '0')
   end
-  local function amountAt(i, u)
-    if num[i] == 0 or u == 0 then return amount[i] end
-    local whole = math.floor(num[i] / den[i])
-    return amount[i] + u * whole + ceildiv(u * (num[i] - whole * den[i]), den[i])
-  end
-  local function fits(i, u)
-    return limit[i] < 0 or value[i] + amountAt(i, u) <= limit[i]
-  end
-  local function refuse(i, u)
-    local out = {0, i - 1, amountAt(i, u), value[i]}
-    for j = 1, n do out[4 + j] = value[j] end
-    return out
-  end
   local units = 0
   if clamp then
     for i = 1, n do
-      if clamps[i] and not fits(i, cmin) then return refuse(i, cmin) end
+      if clamps[i] and not fits(i, cmin) then return refuse(n, i, cmin) end
     end
     local lo, hi = cmin, cmax
     while lo < hi do
@@ -113,7 +117,7 @@ local function reserve(k, a, n)
     units = lo
   end
   for i = 1, n do
-    if not fits(i, units) then return refuse(i, units) end
+    if not fits(i, units) then return refuse(n, i, units) end
   end
   local out = {1, units}
   for i = 1, n do
@@ -121,30 +125,28 @@ local function reserve(k, a, n)
     local v = value[i]
     if amt > 0 then
       v = redis.call('INCRBY', KEYS[k + i], int(amt))
-      redis.call('EXPIRE', KEYS[k + i], ttl[i])
+      if v == amt then redis.call('EXPIRE', KEYS[k + i], ARGV[a + 3 + (i - 1) * ${RESERVE_FIELDS_PER_ITEM} + 3]) end
     end
     out[2 + i] = amt
     out[2 + n + i] = v
   end
   return out
 end
--- A counter never goes below 0; an absent key is created only by a positive delta.
+-- A counter never goes below 0; an absent key is created only by a positive delta. One INCRBY
+-- when the key holds at least what is taken away (the usual release of an unused reservation).
 local function adjust(k, a, n)
   local out = {}
   for i = 1, n do
-    local delta, ttl = tonumber(ARGV[a + 2 * i - 1]), ARGV[a + 2 * i]
-    local cur = redis.call('GET', KEYS[k + i])
-    if cur then
-      local v = tonumber(cur) + delta
-      if v < 0 then v = 0 end
-      redis.call('SET', KEYS[k + i], int(v), 'KEEPTTL')
-      out[i] = v
-    elseif delta > 0 then
-      redis.call('SET', KEYS[k + i], int(delta), 'EX', ttl)
-      out[i] = delta
-    else
-      out[i] = 0
+    local key, delta = KEYS[k + i], tonumber(ARGV[a + 2 * i - 1])
+    local v = redis.call('INCRBY', key, int(delta))
+    if v == delta then
+      -- The key was absent (or held 0): keep it only for a positive delta, with its TTL.
+      if v > 0 then redis.call('EXPIRE', key, ARGV[a + 2 * i]) else redis.call('DEL', key) v = 0 end
+    elseif v < 0 then
+      redis.call('SET', key, '0', 'KEEPTTL')
+      v = 0
     end
+    out[i] = v
   end
   return out
 end
