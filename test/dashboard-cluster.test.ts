@@ -108,6 +108,8 @@ describe('cluster view: vGPUs, hypervisors and namespace colours in Chromium aga
     assert.match(text, /NVIDIA L40S-24C/, "the VM device's own attributes")
     // On the worker vGPU host: the batch renders' 12Cs.
     const renders = page.locator('[data-gpu="l40s-vgpu/gpu-0"] .part.vgpu.held')
+    // The setup waited for one held render only; the other renders' claims may come later on the claims stream.
+    await renders.nth(3).waitFor()
     assert.equal(await renders.count(), 4, 'four held 12Cs on l40s-vgpu gpu-0')
     const batch = await legendColour('batch')
     for (const c of await renders.evaluateAll((els) => els.map((el) => getComputedStyle(el).backgroundColor))) assert.equal(c, batch, "held by batch: the batch namespace's colour")

@@ -248,7 +248,10 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     await page.goto(base + '/#/workloads')
     const pending = page.locator('[data-table="pending"]')
     await pending.locator('tr', { hasText: 'too-big' }).waitFor()
-    assert.match(await pending.locator('tr', { hasText: 'batch-sweep' }).innerText(), /quota/, 'the quota reason is shown')
+    // The reason is the controller's own write to the Workload (apart from the placements): wait until batch-sweep's row carries one, not the placeholder.
+    const sweep = pending.locator('tr', { hasText: 'batch-sweep' })
+    await sweep.filter({ hasNotText: 'not scheduled yet' }).waitFor()
+    assert.match(await sweep.innerText(), /quota/, 'the quota reason is shown')
     // Running workloads list their devices (the pool/device of each allocation result).
     await page.locator('[data-table="running"] tr', { hasText: 'llm-pretrain' }).filter({ hasText: 'h100-sxm-0/gpu-7' }).waitFor()
     await page.locator('[data-table="quota"] tr', { hasText: 'research' }).filter({ hasText: 'of 24' }).waitFor()
@@ -518,7 +521,15 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     await reports.first().waitFor()
     assert.equal((await reports.first().innerText()).trim(), 'my-fgd-run', 'the directory\'s report first, named by its file')
     assert.ok((await reports.count()) >= 2, 'the shipped report is still listed')
+    // The view already shows the first report (the default), so its table and charts are there before the click's route change
+    // redraws the view: wait until the app has handled that hashchange (its listener runs before this one) before reading any of them.
+    await page.evaluate(`addEventListener('hashchange', function routed(e) {
+      if (!e.newURL.endsWith('#/simulations/my-fgd-run')) return
+      removeEventListener('hashchange', routed)
+      window.reportRouted = true
+    })`)
     await reports.first().click()
+    await page.waitForFunction('window.reportRouted === true')
     const table = page.locator('[data-table="comparison"]')
     await page.waitForFunction("document.querySelectorAll('[data-table=\"comparison\"] tbody tr').length === 1")
     assert.match(await table.innerText(), /fgd/, 'its one policy')

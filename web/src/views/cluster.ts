@@ -21,7 +21,9 @@ export function clusterView(ctx: ViewContext): void {
 
   const draw = (c: Live) => {
     const waiting = collectionNotice(c.nodes, 'Nodes') ?? collectionNotice(c.resourceslices, 'ResourceSlices') ?? collectionNotice(c.resourceclaims, 'ResourceClaims')
-    if (waiting && c.nodes.state !== 'ready') return replace(body, waiting)
+    // Until the slices, claims and Cluster specs are first read, GPUs would show as unpublished or free and hypervisors would be missing: say what is loading instead.
+    if (waiting && (c.nodes.state !== 'ready' || c.resourceslices.state === 'loading' || c.resourceclaims.state === 'loading')) return replace(body, waiting)
+    if (c.clusters.state === 'loading') return replace(body, collectionNotice(c.clusters, 'Cluster specs') ?? null)
     // The Cluster specs place VMs' vGPUs on their physical GPUs and describe hypervisors; without them, VMs' vGPUs are drawn as their VMs' GPUs.
     const clustersNote =
       c.clusters.state === 'unavailable' || c.clusters.state === 'error' ? `The Cluster specs could not be read (${c.clusters.message}): hypervisors are not drawn, and VMs' vGPUs are drawn as GPUs of their VMs.` : undefined

@@ -128,14 +128,16 @@ export function governanceView(ctx: ViewContext): void {
     }
     const now = Date.now()
     const series = agentList.flatMap((a) => capsOf(a, policies).map((cap) => ({ a, cap })))
-    const key = JSON.stringify([series.map((s) => [s.a.metadata.namespace, s.a.metadata.name, s.cap]), entries.length, entries.at(-1)?.id])
+    // Without the Agents and TokenPolicies read, no series is no evidence that no agent has a cap.
+    const capsState = live.agents.state === 'loading' || live.tokenpolicies.state === 'loading' ? 'loading' : live.agents.state === 'ready' && live.tokenpolicies.state === 'ready' ? 'ready' : 'unknown'
+    const key = JSON.stringify([capsState, series.map((s) => [s.a.metadata.namespace, s.a.metadata.name, s.cap]), entries.length, entries.at(-1)?.id])
     if (key !== chartsKey) {
       chartsKey = key
       chartAbort?.abort()
       chartAbort = new AbortController()
       ctx.signal.addEventListener('abort', () => chartAbort?.abort())
       const charts = series.map(({ a, cap }) => capChart(a, cap, entries as UsageEntry[], now, chartAbort!.signal))
-      replace(usage, h('h2', { id: 'usage-h' }, 'Token use against caps'), series.length ? h('div', { class: 'chart-grid' }, ...charts) : h('p', { class: 'muted' }, 'No agent has a token cap.'))
+      replace(usage, h('h2', { id: 'usage-h' }, 'Token use against caps'), series.length ? h('div', { class: 'chart-grid' }, ...charts) : capsState === 'loading' ? h('p', { class: 'loading', role: 'status' }, 'Loading the agents and their token caps…') : capsState === 'ready' ? h('p', { class: 'muted' }, 'No agent has a token cap.') : h('p', { class: 'muted' }, 'Token caps unknown: the Agents or TokenPolicies could not be read.'))
     }
     const refused = entries.filter((e) => e.outcome === 'refused').sort((x, y) => y.time - x.time).slice(0, 20)
     replace(

@@ -45,17 +45,20 @@ export function workloadsView(ctx: ViewContext): void {
     replace(
       running,
       h('h2', { id: 'running-h' }, `Running (${run.length})`),
+      waiting ?? null,
       table('Running workloads with their node and devices', ['Namespace', 'Workload', 'Priority', 'Node', 'Devices'], run.map((w) => [w.metadata.namespace ?? '', w.metadata.name, String(w.spec?.priority ?? 0), w.status?.nodeName ?? '', c.resourceclaims.state === 'ready' ? devicesOf(w, claims) : (collectionNotice(c.resourceclaims, 'ResourceClaims') ?? null)]), { class: 'running', 'data-table': 'running' }),
     )
-    const rows = quotaRows(c.namespaces, workloads, claims)
-    const key = JSON.stringify(rows)
+    // Use counts the running workloads' claims: until all three are read, it would show too little (or no Namespace at all).
+    const quotaLoading = [c.namespaces, c.workloads, c.resourceclaims].some((x) => x.state === 'loading')
+    const rows = quotaLoading ? [] : quotaRows(c.namespaces, workloads, claims)
+    const key = JSON.stringify([quotaLoading, rows])
     if (key === lastQuotaKey) return
     lastQuotaKey = key
     chartAbort?.abort()
     chartAbort = new AbortController()
     ctx.signal.addEventListener('abort', () => chartAbort?.abort())
-    const nsNotice = collectionNotice(c.namespaces, 'Namespaces')
-    replace(quota, h('h2', { id: 'quota-h' }, 'Quota use by namespace'), nsNotice ?? null, ...(rows.length ? quotaContent(rows, chartAbort.signal) : [h('p', { class: 'muted' }, 'No Namespace objects: nothing has a quota.')]))
+    const nsNotice = quotaLoading ? h('p', { class: 'loading', role: 'status' }, 'Loading the quota use…') : collectionNotice(c.namespaces, 'Namespaces')
+    replace(quota, h('h2', { id: 'quota-h' }, 'Quota use by namespace'), nsNotice ?? null, ...(rows.length ? quotaContent(rows, chartAbort.signal) : nsNotice ? [] : [h('p', { class: 'muted' }, 'No Namespace objects: nothing has a quota.')]))
   })
 }
 
