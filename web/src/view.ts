@@ -41,3 +41,8 @@ export function collectionNotice(c: LiveCollection, what: string): HTMLElement |
   if (c.state === 'unavailable') return notice('info', `${what} are not available: ${c.message}.`)
   return notice('error', `${what} could not be read: ${c.message}`)
 }
+
+/** A heading with its count, or without one while its collection's notice (loading, unavailable, error) stands beside it: no "(0)" before anything was read. */
+export function counted(title: string, n: number, waiting: HTMLElement | undefined): string {
+  return waiting ? title : `${title} (${n})`
+}

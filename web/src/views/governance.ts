@@ -3,7 +3,7 @@ import { api, ApiError, GPUPLANE, optional } from '../api.ts'
 import { chart } from '../chart.ts'
 import { h, notice, num, replace, table } from '../dom.ts'
 import type { KubeObject } from '../live.ts'
-import { collectionNotice, useLive, type ViewContext } from '../view.ts'
+import { collectionNotice, counted, useLive, type ViewContext } from '../view.ts'
 import { WINDOW_MS, windowEnd, windowStart } from './governance-window.ts'
 
 /** A ledger entry as GET .../usage returns it. */
@@ -74,7 +74,7 @@ export function governanceView(ctx: ViewContext): void {
     const namespaces = [...new Set(list.flatMap((m) => (m.spec?.namespaces ?? []) as string[]))].sort()
     replace(
       models,
-      h('h2', { id: 'models-h' }, `Models (${list.length})`),
+      h('h2', { id: 'models-h' }, counted('Models', list.length, waiting)),
       waiting ?? null,
       list.length === 0 && !waiting ? h('p', { class: 'muted' }, 'No Model is approved: agents can call nothing.') : null,
       list.length
@@ -108,7 +108,7 @@ export function governanceView(ctx: ViewContext): void {
           : h('span', { class: 'muted' }, 'admin only')
         return [a.metadata.namespace ?? '', a.metadata.name, ((a.spec?.models ?? []) as string[]).join(', '), h('span', { class: disabled ? 'state off' : 'state on', 'data-state': disabled ? 'disabled' : 'enabled' }, disabled ? 'disabled' : 'enabled'), capText, action]
       })
-    const next = [h('h2', { id: 'agents-h' }, `Agents (${list.length})`), waiting ?? null, list.length ? table('Agents, their models, state, and token use in the current window of each cap', ['Namespace', 'Agent', 'Models', 'State', 'Token caps (use this window)', 'Kill switch'], rows, { 'data-table': 'agents' }) : null]
+    const next = [h('h2', { id: 'agents-h' }, counted('Agents', list.length, waiting)), waiting ?? null, list.length ? table('Agents, their models, state, and token use in the current window of each cap', ['Namespace', 'Agent', 'Models', 'State', 'Token caps (use this window)', 'Kill switch'], rows, { 'data-table': 'agents' }) : null]
     // The usage refresh redraws every few seconds: leave the table alone when nothing in it changed,
     // and otherwise put the keyboard focus back on the same kill switch, so that Tab and Enter work.
     const html = next.map((n) => (n ? n.outerHTML : '')).join('')

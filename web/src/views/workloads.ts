@@ -2,7 +2,7 @@
 import { chart } from '../chart.ts'
 import { h, notice, replace, table } from '../dom.ts'
 import type { KubeObject, LiveCollection } from '../live.ts'
-import { collectionNotice, useLive, type ViewContext } from '../view.ts'
+import { collectionNotice, counted, useLive, type ViewContext } from '../view.ts'
 import { quantity } from './cluster-model.ts'
 
 interface QuotaRow {
@@ -36,7 +36,7 @@ export function workloadsView(ctx: ViewContext): void {
     const run = workloads.filter((w) => !isPending(w))
     replace(
       pending,
-      h('h2', { id: 'pending-h' }, `Pending (${pend.length})`),
+      h('h2', { id: 'pending-h' }, counted('Pending', pend.length, waiting)),
       waiting ?? null,
       pend.length === 0 && !waiting
         ? h('p', { class: 'muted' }, 'Nothing is waiting.')
@@ -44,7 +44,7 @@ export function workloadsView(ctx: ViewContext): void {
     )
     replace(
       running,
-      h('h2', { id: 'running-h' }, `Running (${run.length})`),
+      h('h2', { id: 'running-h' }, counted('Running', run.length, waiting)),
       waiting ?? null,
       table('Running workloads with their node and devices', ['Namespace', 'Workload', 'Priority', 'Node', 'Devices'], run.map((w) => [w.metadata.namespace ?? '', w.metadata.name, String(w.spec?.priority ?? 0), w.status?.nodeName ?? '', c.resourceclaims.state === 'ready' ? devicesOf(w, claims) : (collectionNotice(c.resourceclaims, 'ResourceClaims') ?? null)]), { class: 'running', 'data-table': 'running' }),
     )
