@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Locator, Page } from 'playwright-core'
-import { GP, SHOTS, startDashboardServer, type DashboardServer } from './dashboard-server.ts'
+import { GP, oneGpuWorkload, SHOTS, startDashboardServer, type DashboardServer } from './dashboard-server.ts'
 
 const TOKEN = 'dashboard-cluster-test-admin-token'
 
@@ -42,12 +42,7 @@ describe('cluster view: vGPUs, hypervisors and namespace colours in Chromium aga
     // The demo's batch renders take L40S-12C vGPUs of the worker host l40s-vgpu.
     await waitFor('the demo vGPU workloads to be scheduled', scheduledNode('batch', 'render-0'))
     // A vGPU of a virtual machine: an L40S-24C, which only VMs on the hypervisors have.
-    const created = await call('POST', `${GP}/namespaces/inference/workloads`, {
-      apiVersion: 'gpuplane.io/v1alpha1',
-      kind: 'Workload',
-      metadata: { name: 'vdi' },
-      spec: { resourceClaims: [{ name: 'gpu', spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.nvidia.com', selectors: [{ cel: { expression: "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA L40S-24C'" } }] } }] } } }] },
-    })
+    const created = await call('POST', `${GP}/namespaces/inference/workloads`, oneGpuWorkload('vdi', 'NVIDIA L40S-24C'))
     assert.equal(created.status, 201, `the workload is created: ${JSON.stringify(created.body)}`)
     vdiVm = await waitFor('the vGPU workload to be scheduled', scheduledNode('inference', 'vdi'))
     const { body: node } = await call('GET', `/api/v1/nodes/${vdiVm}`)

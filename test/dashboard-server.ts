@@ -32,6 +32,16 @@ export interface DashboardServer {
   stop(): Promise<void>
 }
 
+/** A Workload of one GPU of the product `productName` (its `productName` attribute), to submit through the API. */
+export function oneGpuWorkload(name: string, productName: string, priority?: number): object {
+  return {
+    apiVersion: 'gpuplane.io/v1alpha1',
+    kind: 'Workload',
+    metadata: { name },
+    spec: { ...(priority === undefined ? {} : { priority }), resourceClaims: [{ name: 'gpu', spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.nvidia.com', selectors: [{ cel: { expression: `device.attributes['gpu.nvidia.com'].productName == '${productName}'` } }] } }] } } }] },
+  }
+}
+
 /** Collects `p`'s console errors and uncaught exceptions into `into`, unless `allowed` says otherwise. */
 export function listen(p: Page, into: string[], allowed: (m: ConsoleMessage) => boolean = () => false): void {
   p.on('console', (m: ConsoleMessage) => {

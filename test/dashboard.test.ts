@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core'
 import { registerDashboardRoutes } from '../src/server/dashboard.ts'
 import { installStatusHandlers } from '../src/server/status.ts'
 import { demoSample } from '../src/server/demo-telemetry.ts'
-import { GP, listen, ROOT, SHOTS, startDashboardServer, type DashboardServer } from './dashboard-server.ts'
+import { GP, listen, oneGpuWorkload, ROOT, SHOTS, startDashboardServer, type DashboardServer } from './dashboard-server.ts'
 
 const TOKEN = 'dashboard-test-admin-token'
 /** The screenshots this file saves, in the order it takes them (numbered 01, 02, ... as taken). */
@@ -205,12 +205,7 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     await page.evaluate('window.marker = 7')
     // A tile with the keyboard focus keeps it when the view is drawn again.
     await page.locator('[data-gpu="h100-sxm-0/gpu-0"]').focus()
-    const created = await call('POST', `${GP}/namespaces/research/workloads`, {
-      apiVersion: 'gpuplane.io/v1alpha1',
-      kind: 'Workload',
-      metadata: { name: 'cluster-probe' },
-      spec: { priority: 5, resourceClaims: [{ name: 'gpu', spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.nvidia.com', count: 1, selectors: [{ cel: { expression: "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA A100-PCIE-40GB'" } }] } }] } } }] },
-    })
+    const created = await call('POST', `${GP}/namespaces/research/workloads`, oneGpuWorkload('cluster-probe', 'NVIDIA A100-PCIE-40GB', 5))
     assert.equal(created.status, 201, `the workload is created: ${JSON.stringify(created.body)}`)
     try {
       // The GPU the scheduler gave it, from the API: pool (node) and device.
@@ -257,12 +252,7 @@ describe('dashboard in Chromium against gpuplane server --demo', { timeout: 240_
     await page.locator('[data-table="quota"] tr', { hasText: 'research' }).filter({ hasText: 'of 24' }).waitFor()
     await page.locator('section[aria-labelledby="quota-h"] .chart svg').first().waitFor()
     await page.evaluate('window.marker = 42')
-    const created = await call('POST', `${GP}/namespaces/research/workloads`, {
-      apiVersion: 'gpuplane.io/v1alpha1',
-      kind: 'Workload',
-      metadata: { name: 'live-probe' },
-      spec: { priority: 5, resourceClaims: [{ name: 'gpu', spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.nvidia.com', count: 1, selectors: [{ cel: { expression: "device.attributes['gpu.nvidia.com'].productName == 'Tesla T4'" } }] } }] } } }] },
-    })
+    const created = await call('POST', `${GP}/namespaces/research/workloads`, oneGpuWorkload('live-probe', 'Tesla T4', 5))
     assert.equal(created.status, 201, `the workload is created: ${JSON.stringify(created.body)}`)
     await page.locator('[data-table="running"] tr, [data-table="pending"] tr', { hasText: 'live-probe' }).first().waitFor()
     // Scheduled by the controller: it moves to the running table, still without a reload.
