@@ -45,7 +45,8 @@ export function workloadsView(ctx: ViewContext): void {
     replace(
       running,
       h('h2', { id: 'running-h' }, counted('Running', run.length, waiting)),
-      waiting ?? null,
+      // A notice of its own: an element appended to a second section moves out of the first.
+      collectionNotice(c.workloads, 'Workloads') ?? null,
       table('Running workloads with their node and devices', ['Namespace', 'Workload', 'Priority', 'Node', 'Devices'], run.map((w) => [w.metadata.namespace ?? '', w.metadata.name, String(w.spec?.priority ?? 0), w.status?.nodeName ?? '', c.resourceclaims.state === 'ready' ? devicesOf(w, claims) : (collectionNotice(c.resourceclaims, 'ResourceClaims') ?? null)]), { class: 'running', 'data-table': 'running' }),
     )
     // Use counts the running workloads' claims: until all three are read, it would show too little (or no Namespace at all).
